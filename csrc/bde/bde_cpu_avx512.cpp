@@ -1,0 +1,15 @@
+// The BDE CPU kernel compiled for the "avx512" instruction set (flags come from
+// CMakeLists.txt; bde_cpu.cpp picks a build at run time).
+#include <cstdint>
+
+#include "../common/simd.h"
+#include "bde_kernels.h"
+
+namespace edgeaffect {
+namespace bde {
+namespace avx512 {
+#include "bde_cpu_kernel.inc"
+const char* simd_level() { return EDGEAFFECT_SIMD_LEVEL; }
+}  // namespace avx512
+}  // namespace bde
+}  // namespace edgeaffect

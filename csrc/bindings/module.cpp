@@ -1,0 +1,10 @@
+// edgeaffect._C: the CPU native core.
+#include <pybind11/pybind11.h>
+
+#include "register.h"
+
+PYBIND11_MODULE(_C, m) {
+  m.doc() = "edgeaffect native CPU core (band differential entropy, build facts)";
+  edgeaffect::register_info(m);
+  edgeaffect::register_bde(m);
+}

@@ -1,0 +1,9 @@
+// One register_* function per bound component, called from module.cpp.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+namespace edgeaffect {
+void register_bde(pybind11::module_& m);
+void register_info(pybind11::module_& m);
+}  // namespace edgeaffect
