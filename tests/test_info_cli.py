@@ -1,0 +1,50 @@
+"""`edgeaffect info` and `edgeaffect bde` from the command line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+from conftest import OUTSIDE_SOURCE
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "edgeaffect", *args], capture_output=True, text=True, cwd=OUTSIDE_SOURCE)
+
+
+def test_info_reports_build_facts():
+    result = run_cli("info", "--json")
+    assert result.returncode == 0, result.stderr
+    facts = json.loads(result.stdout)
+    cpu = facts["native_cpu"]
+    assert cpu["built"] and cpu["simd_in_use"] in cpu["simd_compiled"] + ["sse2", "neon", "scalar"]
+    assert cpu["openmp_max_threads"] >= 1
+    assert facts["cuda"]["compiled"] == (facts["cuda"].get("compiled_archs") is not None)
+    if facts["cuda"]["compiled"] and facts["cuda"]["device_count"] == 0:
+        assert facts["cuda"]["reason"]
+    text = run_cli("info").stdout
+    assert "SIMD in use" in text and "CUDA module" in text
+
+
+def test_info_does_not_import_torch():
+    code = "import sys, edgeaffect.info as i; i.collect(); import edgeaffect.features; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=OUTSIDE_SOURCE)
+    assert result.stdout.strip() == "False", result.stderr
+
+
+def test_bde_command_writes_tokens(tmp_path):
+    out = tmp_path / "tokens.npz"
+    result = run_cli("bde", "--synthetic", "--window", "2", "--hop", "1", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    tokens = np.load(out)
+    assert tokens["de"].shape == (9, 8, 5)
+    # The synthetic recording puts a 10 Hz rhythm on channel 0: its alpha DE stands out.
+    assert tokens["de"][:, 0, 2].mean() > tokens["de"][:, 1:, 2].mean() + 1.0
+
+
+def test_bde_command_reports_bad_arguments():
+    result = run_cli("bde", "--synthetic", "--fs", "60")
+    assert result.returncode == 2 and "Nyquist" in result.stderr
