@@ -1,6 +1,7 @@
 // The BDE CPU kernel compiled for the "baseline" instruction set (flags come from
 // CMakeLists.txt; bde_cpu.cpp picks a build at run time).
 #include <cstdint>
+#include <type_traits>
 
 #include "../common/simd.h"
 #include "bde_kernels.h"

@@ -21,6 +21,14 @@ struct Simd {
   typedef T vec __attribute__((vector_size(sizeof(T) * Lanes)));
 };
 
+// Two-input lane shuffle with constant indices (GCC's and Clang's spellings);
+// GCC's form needs an integer vector type named mask8 in scope.
+#if defined(__clang__)
+#define EDGEAFFECT_SHUFFLE(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define EDGEAFFECT_SHUFFLE(a, b, ...) __builtin_shuffle(a, b, mask8{__VA_ARGS__})
+#endif
+
 // Name of the instruction set this translation unit is compiled for. A macro,
 // not an inline function: translation units built with different ISA flags
 // must not share inline definitions (the linker would keep only one).
