@@ -67,6 +67,29 @@ def torcheeg_loop(x: np.ndarray) -> np.ndarray:
     return out
 
 
+def _cupy_or_none():
+    try:
+        import cupy
+
+        return cupy
+    except ImportError:
+        return None
+
+
+def _synchronised(cupy, result):
+    cupy.cuda.Device().synchronize()
+    return result
+
+
+def _gpu_name() -> str | None:
+    info = _native.cuda_build_info()
+    return info["devices"][0]["name"] if info.get("device_count") else None
+
+
+def _slugify(text: str) -> str:
+    return "-".join(w for w in "".join(ch.lower() if ch.isalnum() else " " for ch in text).split() if w != "nvidia")
+
+
 def flops_per_call(x: np.ndarray) -> int:
     """Per sample and band: 6 flops per section (sub, mul, two FMAs) and 3 for
     the sum and the sum of squares."""
@@ -90,7 +113,12 @@ def run(repeats: int, impls: list[str], seconds_list: list[float]) -> tuple[dict
                 "scipy_sosfilt": lambda x=x: scipy_sosfilt(x),
             }
             if "cuda" in impls:
-                funcs["cuda (incl. copies)"] = lambda x=x: band_differential_entropy(x, FS, impl="cuda")
+                funcs["cuda (host arrays, incl. copies)"] = lambda x=x: band_differential_entropy(x, FS, impl="cuda")
+                cupy = _cupy_or_none()
+                if cupy is not None:
+                    xd = cupy.asarray(x)
+                    funcs["cuda (device arrays)"] = lambda xd=xd: _synchronised(
+                        cupy, band_differential_entropy(xd, FS, impl="cuda"))
             if "loop" in impls:
                 funcs["torcheeg_loop"] = lambda x=x: torcheeg_loop(x)
             label = f"{seconds:g} s {np.dtype(dtype).name}"
@@ -139,8 +167,12 @@ def run(repeats: int, impls: list[str], seconds_list: list[float]) -> tuple[dict
     headers = ["window, dtype", "implementation", "median ms", "native is faster by", "target",
                "GFLOP/s (of measured peak)", "GB/s read (of copy bandwidth)", "max rel err vs float64"]
     slug = machine_slug(facts)
+    gpu = _gpu_name() if "cuda" in impls else None
+    if gpu:
+        slug = f"{slug}-{_slugify(gpu)}"
     md = (f"# Band differential entropy benchmark\n\nMachine: {facts['cpu']}, {facts['cores']} cores ({slug}); "
-          f"SIMD {facts['edgeaffect']['native_cpu']['simd_in_use']}; median of {repeats} interleaved rounds; "
+          f"SIMD {facts['edgeaffect']['native_cpu']['simd_in_use']}; "
+          f"{'GPU ' + gpu + '; ' if gpu else ''}median of {repeats} interleaved rounds; "
           f"32 windows x 62 channels at {FS:g} Hz, {len(BANDS)} bands, order {ORDER}.\n"
           f"Ceilings measured in the same run: copy {ceilings['copy_GBps']:.1f} GB/s (read + write), matmul "
           f"{ceilings['matmul_float32_GFLOPs']:.0f} GFLOP/s fp32 and {ceilings['matmul_float64_GFLOPs']:.0f} GFLOP/s fp64 "

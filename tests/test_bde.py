@@ -162,3 +162,19 @@ def test_cuda_kernel_matches_cpu_kernel(rng, dtype):
         assert gpu.dtype == dtype
         assert max_rel_error(gpu, cpu.astype(np.float64)) <= RTOL[dtype]
         assert max_rel_error(gpu, reference(x, 200)) <= RTOL[dtype]
+
+
+@pytest.mark.gpu
+def test_cuda_kernel_on_gpu_arrays(rng):
+    reason = _native.cuda_module_reason()
+    if reason:
+        pytest.skip(reason)
+    cupy = pytest.importorskip("cupy", reason="CuPy is needed for GPU-resident arrays")
+    x = (rng.standard_normal((5, 33, 401)) * 20).astype(np.float32)
+    out = band_differential_entropy(cupy.asarray(x), 200)
+    assert isinstance(out, cupy.ndarray) and out.dtype == np.float32
+    assert max_rel_error(cupy.asnumpy(out), reference(x, 200)) <= RTOL[np.float32]
+    bad = x.copy()
+    bad[2, 3, 100] = np.nan
+    with pytest.raises(ValueError, match=r"non-finite samples \(the first at index \(2, 3, 100\)\)"):
+        band_differential_entropy(cupy.asarray(bad), 200)

@@ -27,11 +27,19 @@ __device__ double entropy_device(double sum, double sumsq, long long n, double l
   return log_base > 0 ? nats / log(log_base) : nats;
 }
 
+// Coefficients travel as a kernel argument (no allocation or copy per call,
+// and safe when several host threads launch at once).
+template <typename T>
+struct Coefficients {
+  T c[3 * kMaxCudaSections];  // (g, a1, a2) per section, band-major
+};
+
 // kMaxOrder is a compile-time bound so the state arrays live in registers;
 // sections past `order` are skipped by a uniform branch.
 template <typename T, int kMaxOrder>
 __global__ void bde_kernel(const T* __restrict__ x, long long windows, long long channels, long long samples,
-                           int bands, int order, const T* __restrict__ coeffs, double log_base, T* __restrict__ out) {
+                           int bands, int order, const Coefficients<T> coeffs, double log_base,
+                           T* __restrict__ out) {
   const long long idx = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= windows * channels * bands) return;
   const int b = static_cast<int>(idx % bands);
@@ -42,9 +50,9 @@ __global__ void bde_kernel(const T* __restrict__ x, long long windows, long long
 #pragma unroll
   for (int s = 0; s < kMaxOrder; ++s) {
     const bool used = s < order;
-    g[s] = used ? coeffs[3 * (b * order + s)] : T(0);
-    a1[s] = used ? coeffs[3 * (b * order + s) + 1] : T(0);
-    a2[s] = used ? coeffs[3 * (b * order + s) + 2] : T(0);
+    g[s] = used ? coeffs.c[3 * (b * order + s)] : T(0);
+    a1[s] = used ? coeffs.c[3 * (b * order + s) + 1] : T(0);
+    a2[s] = used ? coeffs.c[3 * (b * order + s) + 2] : T(0);
     y1[s] = T(0);
     y2[s] = T(0);
   }
@@ -74,8 +82,8 @@ __global__ void bde_kernel(const T* __restrict__ x, long long windows, long long
 }
 
 template <typename T, int kMaxOrder>
-void launch(const T* x, long long w, long long c, long long s, int nb, int ns, const T* coeffs, double log_base,
-            T* out) {
+void launch(const T* x, long long w, long long c, long long s, int nb, int ns, const Coefficients<T>& coeffs,
+            double log_base, T* out) {
   const long long total = w * c * nb;
   const int threads = 128;
   const long long blocks = (total + threads - 1) / threads;
@@ -89,29 +97,23 @@ template <typename T>
 void band_differential_entropy_cuda(const FilterBank& bank, const T* x, std::int64_t windows, std::int64_t channels,
                                     std::int64_t samples, double log_base, T* out) {
   const int nb = bank.num_bands(), ns = bank.order;
-  std::vector<T> host;
-  for (const Section& s : bank.sections) {
-    host.push_back(static_cast<T>(s.g));
-    host.push_back(static_cast<T>(s.a1));
-    host.push_back(static_cast<T>(s.a2));
+  if (nb * ns > kMaxCudaSections)
+    throw std::invalid_argument("the CUDA BDE kernel takes at most " + std::to_string(kMaxCudaSections) +
+                                " sections (bands x order); got " + std::to_string(nb) + " x " + std::to_string(ns));
+  if (windows * channels == 0) return;
+  Coefficients<T> coeffs{};
+  for (std::size_t i = 0; i < bank.sections.size(); ++i) {
+    coeffs.c[3 * i] = static_cast<T>(bank.sections[i].g);
+    coeffs.c[3 * i + 1] = static_cast<T>(bank.sections[i].a1);
+    coeffs.c[3 * i + 2] = static_cast<T>(bank.sections[i].a2);
   }
-  T* coeffs = nullptr;
-  check(cudaMalloc(&coeffs, host.size() * sizeof(T)), "cudaMalloc (BDE coefficients)");
-  try {
-    check(cudaMemcpy(coeffs, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice),
-          "cudaMemcpy (BDE coefficients)");
-    if (ns <= 4)
-      launch<T, 4>(x, windows, channels, samples, nb, ns, coeffs, log_base, out);
-    else if (ns <= 8)
-      launch<T, 8>(x, windows, channels, samples, nb, ns, coeffs, log_base, out);
-    else
-      launch<T, 16>(x, windows, channels, samples, nb, ns, coeffs, log_base, out);
-    check(cudaDeviceSynchronize(), "BDE CUDA kernel");
-  } catch (...) {
-    cudaFree(coeffs);
-    throw;
-  }
-  check(cudaFree(coeffs), "cudaFree (BDE coefficients)");
+  if (ns <= 4)
+    launch<T, 4>(x, windows, channels, samples, nb, ns, coeffs, log_base, out);
+  else if (ns <= 8)
+    launch<T, 8>(x, windows, channels, samples, nb, ns, coeffs, log_base, out);
+  else
+    launch<T, 16>(x, windows, channels, samples, nb, ns, coeffs, log_base, out);
+  check(cudaDeviceSynchronize(), "BDE CUDA kernel");
 }
 
 template void band_differential_entropy_cuda<float>(const FilterBank&, const float*, std::int64_t, std::int64_t,

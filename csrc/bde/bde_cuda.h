@@ -9,6 +9,10 @@
 namespace edgeaffect {
 namespace bde {
 
+// Bands x order may not exceed this (the coefficients are a kernel argument,
+// which must stay within CUDA's 4 KiB parameter limit in float64).
+constexpr int kMaxCudaSections = 128;
+
 // x and out are device pointers: x (windows, channels, samples) contiguous,
 // out (windows, channels, bands). Runs on the default stream and synchronises
 // it; throws std::runtime_error with the CUDA error text on failure.

@@ -47,9 +47,11 @@ def band_differential_entropy(
             alpha 8-12, beta 12-30, gamma 30-45 Hz) or (low, high) pairs.
         order: Butterworth order per band (the band-pass has 2*order poles).
         log_base: None for nats; 2 gives torcheeg's units (bits).
-        impl: "auto" (the native CPU kernel), "native", "cuda" (copies x to
-            the GPU and back) or "reference" (numpy/scipy, float64; the test
-            oracle).
+        impl: "auto" (the native CPU kernel for host arrays, the CUDA kernel
+            for GPU arrays), "native", "cuda" (copies a host x to the GPU and
+            back) or "reference" (numpy/scipy, float64; the test oracle).
+            GPU arrays (CuPy, or anything with __cuda_array_interface__,
+            C-contiguous) stay on the GPU and give a CuPy array back.
         threads: CPU threads for the native kernel; None uses all cores.
 
     Returns:
@@ -74,6 +76,10 @@ def band_differential_entropy(
     n_threads = check_threads(threads)
     if impl not in IMPLS:
         raise ValueError(f"impl={impl!r} must be one of {IMPLS}")
+    if hasattr(x, "__cuda_array_interface__"):
+        if impl not in ("auto", "cuda"):
+            raise ValueError(f"x is a GPU array but impl={impl!r} runs on the CPU; use impl='cuda' or copy x to the host")
+        return _on_device(x, fs, band_list, order, log_base)
 
     x = check_float_array(x, "x")
     if x.ndim not in (2, 3):
@@ -107,3 +113,36 @@ def band_differential_entropy(
         raise_for_non_finite(x, "x")
         raise ValueError("x has values so large that their variance overflows; rescale x (e.g. to microvolts)")
     return out if x.ndim == 3 else out[0]
+
+
+def _on_device(x, fs: float, band_list, order: int, log_base: float | None):
+    """BDE of a C-contiguous GPU array, computed and returned on the GPU (CuPy)."""
+    module = _native.cuda_module()
+    iface = x.__cuda_array_interface__
+    shape, typestr = tuple(iface["shape"]), iface["typestr"]
+    dtypes = {"<f4": np.float32, "<f8": np.float64}
+    if typestr not in dtypes:
+        raise ValueError(f"x has GPU dtype {typestr}; expected float32 (<f4) or float64 (<f8)")
+    if len(shape) not in (2, 3) or 0 in shape:
+        raise ValueError(f"x has shape {shape}; expected non-empty (windows, channels, samples) or (channels, samples)")
+    itemsize = np.dtype(dtypes[typestr]).itemsize
+    contiguous = tuple(itemsize * int(np.prod(shape[i + 1 :])) for i in range(len(shape)))
+    if iface.get("strides") not in (None, contiguous):
+        raise ValueError("x is a non-contiguous GPU array; make it contiguous first (cupy.ascontiguousarray(x))")
+    needed = min_samples(fs, band_list)
+    if shape[-1] < needed:
+        raise ValueError(f"windows of {shape[-1]} samples are too short: need at least {needed} samples (one period)")
+    try:
+        import cupy
+    except ImportError as exc:
+        raise ImportError("BDE on GPU arrays allocates its output with CuPy: pip install cupy-cuda12x (or 13x)") from exc
+    w, c, n = (1,) + shape if len(shape) == 2 else shape
+    out = cupy.empty((w, c, len(band_list)), dtype=dtypes[typestr])
+    kernel = module.bde_device_f32 if typestr == "<f4" else module.bde_device_f64
+    kernel(iface["data"][0], out.data.ptr, w, c, n, fs, band_list, order, log_base or 0.0)
+    if bool(cupy.isnan(out).any()) or bool(cupy.isposinf(out).any()):
+        bad = cupy.argwhere(~cupy.isfinite(cupy.asarray(x)))
+        if bad.size:
+            raise ValueError(f"x contains non-finite samples (the first at index {tuple(int(i) for i in bad[0])})")
+        raise ValueError("x has values so large that their variance overflows; rescale x")
+    return out if len(shape) == 3 else out[0]

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# One call on a GPU machine: build the CUDA module, run the GPU tests against
+# the CPU kernel, time the kernels, and leave the results in
+# benchmarks/results/ (named by card) and in $OUT when that is set.
+#
+# Usage (from the repository root, on a machine with nvcc and a GPU):
+#   bash benchmarks/gpu_check.sh
+# The GPU image needs scikit-build-core, pybind11, numpy, scipy, pytest and
+# (for GPU-resident arrays) CuPy; nothing is downloaded.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out="${OUT:-benchmarks/results}"
+mkdir -p "$out" benchmarks/results
+export PYTHONUNBUFFERED=1
+py="${PYTHON:-python3}"
+
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/gpu_check_nvidia_smi.txt"
+
+echo "== build with CUDA (EDGEAFFECT_CUDA=ON, archs ${EDGEAFFECT_CUDA_ARCHS:-75;86;87;89;90})"
+EDGEAFFECT_CUDA=ON "$py" -m pip install -q --no-build-isolation --no-deps . 2>&1 | tail -20 | tee "$out/gpu_check_build.log"
+(cd /tmp && "$py" -m edgeaffect info) | tee "$out/gpu_check_info.txt"
+
+echo "== all tests, the gpu-marked ones included (CUDA kernel vs CPU kernel and the float64 reference)"
+"$py" -m pytest -v -p no:cacheprovider tests 2>&1 | tee "$out/gpu_check_pytest.log"
+status=${PIPESTATUS[0]}
+
+echo "== BDE benchmark with the CUDA kernel"
+"$py" benchmarks/bench_bde.py --impl cuda --no-loop --repeats 20 2>&1 | tee "$out/gpu_check_bench_bde.log"
+if [ "$out" != "benchmarks/results" ]; then cp benchmarks/results/bde-*.json benchmarks/results/bde-*.md "$out"/ 2>/dev/null; fi
+exit "$status"
