@@ -30,9 +30,9 @@ def read_edf(path: str | Path, repair_crlf: bool = False) -> Recording:
     usually lost to the truncation that follows such a transfer).
 
     Example:
-        >>> rec = read_edf("../shared/data/eeg/raw/eegbci_s001/S001R01.edf")   # doctest: +SKIP
-        >>> rec.data.shape, rec.fs
-        ((64, 9760), 160.0)
+        >>> rec = read_edf("S001R03.edf", repair_crlf=True)   # doctest: +SKIP
+        >>> rec.data.shape, rec.fs, rec.channel_names[:3]    # doctest: +SKIP
+        ((64, 20000), 160.0, ['Fc5', 'Fc3', 'Fc1'])
     """
     path = Path(path)
     raw = path.read_bytes()

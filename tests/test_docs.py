@@ -1,0 +1,23 @@
+"""The examples in docstrings run and print what they claim."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = [
+    "edgeaffect",
+    "edgeaffect.features.bands",
+    "edgeaffect.features.bde",
+    "edgeaffect.features.streaming",
+    "edgeaffect.io.edf",
+    "edgeaffect.io.muse_csv",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0
