@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -69,6 +70,49 @@ def _cmd_bde(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .export.pipeline import export_model
+
+    report = export_model(args.model, args.target, calib=args.calib, val=args.val, out=args.out,
+                          weights=args.weights, force=args.force, calib_samples=args.calib_samples)
+    for step in report["steps"]:
+        line = f"  {step['step']}: "
+        if "validation" in step:
+            v = step["validation"]
+            line += f"max |err| vs torch {v['max_abs_error']:.2e} (atol {v['atol']}) {'ok' if v['passed'] else 'FAILED'}"
+        if "gate" in step:
+            g = step["gate"]
+            line += (f"{g['metric']} {g['candidate']:.4f} vs fp32 {g['reference']:.4f} (drop {g['drop']:+.4f}, limit "
+                     f"{g['limit']}); top-1 agreement {g['top1_agreement']:.3f}"
+                     + (" FORCED" if g["forced"] and not g["passed"] else ""))
+        if "max_abs_error_vs_onnx" in step:
+            line += f"max |err| vs fp32 ONNX {step['max_abs_error_vs_onnx']:.2e}"
+        print(line)
+    for key, path in report["artifacts"].items():
+        print(f"  {key}: {path} ({report['sizes_bytes'][key] / 1024:.0f} KiB)")
+    if "tensorrt" in report:
+        print(f"  trtexec: {report['tensorrt']['trtexec']}\n  {report['tensorrt']['engine_note']}")
+    print(f"report: {Path(report['out']) / 'report.json'}")
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluation.run import evaluate
+
+    result = evaluate(args.model, args.data, backend=args.backend, precision=args.precision, threads=args.threads,
+                      limit=args.limit, batch_size=args.batch_size)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"{result['model']} on {result['data']} ({result['n']} samples): backend {result['backend']}, "
+          f"precision {result['precision']}")
+    print(f"  accuracy {result['accuracy']:.4f}  balanced accuracy {result['balanced_accuracy']:.4f}  "
+          f"macro-F1 {result['macro_f1']:.4f}")
+    for label, recall in result["per_class_recall"].items():
+        print(f"  recall {label:>12}: {'n/a' if recall is None else f'{recall:.4f}'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edgeaffect", description="Emotion sensing on edge devices.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -92,15 +136,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--show", type=int, default=8, help="channels to print (default 8)")
     p.add_argument("--seed", type=int, default=0, help="seed for --synthetic")
     p.set_defaults(func=_cmd_bde)
+
+    from .export.profiles import available_profiles
+
+    profiles = available_profiles()
+    p = sub.add_parser("export", help="export a model for a deployment target profile",
+                       description="Targets: " + "; ".join(f"{n} ({pr.description})" for n, pr in sorted(profiles.items())))
+    p.add_argument("model", help="registered model name")
+    p.add_argument("--target", required=True, help="profile name or .toml path: " + ", ".join(sorted(profiles)))
+    p.add_argument("--calib", help="calibration data in the model's evaluation format (INT8 profiles)")
+    p.add_argument("--val", help="validation data for export checks and the accuracy gate (default: --calib)")
+    p.add_argument("--out", help="output folder (default ./edgeaffect-export/MODEL-PROFILE)")
+    p.add_argument("--weights", help="torch weights (.safetensors/.pt) instead of the model's shipped ones")
+    p.add_argument("--calib-samples", type=int, help="calibration samples (default: the profile's)")
+    p.add_argument("--force", action="store_true", help="keep a quantised artifact that fails the accuracy gate")
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("eval", help="evaluate a model on data in its documented format")
+    p.add_argument("model", help="registered model name or artifact path")
+    p.add_argument("--data", required=True, help="evaluation data (see the model card's format)")
+    p.add_argument("--backend", default="auto", help="auto, onnxruntime, openvino, tensorrt, torch")
+    p.add_argument("--precision", default="auto", help="auto, fp32, fp16, int8")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--limit", type=int, default=None, help="at most this many samples per class/file")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_cmd_eval)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from .runtime.errors import EdgeAffectError
+
     try:
         return args.func(args)
-    except ValueError as exc:
-        print(f"edgeaffect {args.command}: error: {exc}", file=sys.stderr)
+    except (ValueError, KeyError, FileNotFoundError, ImportError, EdgeAffectError, RuntimeError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"edgeaffect {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 

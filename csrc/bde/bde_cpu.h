@@ -20,14 +20,27 @@ inline std::size_t state_size(const FilterBank& bank, int lanes) {
   return static_cast<std::size_t>(2 + 2 * bank.num_bands() * bank.order) * lanes;
 }
 
+// (g, a1, a2) per section, band-major, in the kernel's type. Where it is
+// safe, each band's total gain moves to its first section and the others get
+// g = 1 exactly, which the kernels run without the multiply. The scale of
+// the intermediate signals then shrinks by at most the total gain, so this
+// is skipped when that gain is tiny enough to push float32 towards
+// underflow (extreme orders and narrow bands).
 template <typename T>
 std::vector<T> flatten_coefficients(const FilterBank& bank) {
   std::vector<T> c;
   c.reserve(3 * bank.sections.size());
-  for (const Section& s : bank.sections) {
-    c.push_back(static_cast<T>(s.g));
-    c.push_back(static_cast<T>(s.a1));
-    c.push_back(static_cast<T>(s.a2));
+  for (int b = 0; b < bank.num_bands(); ++b) {
+    const Section* band = bank.sections.data() + b * bank.order;
+    double total = 1.0;
+    for (int s = 0; s < bank.order; ++s) total *= band[s].g;
+    const bool fold = total >= 1e-30;
+    for (int s = 0; s < bank.order; ++s) {
+      const double g = fold ? (s == 0 ? total : 1.0) : band[s].g;
+      c.push_back(static_cast<T>(g));
+      c.push_back(static_cast<T>(band[s].a1));
+      c.push_back(static_cast<T>(band[s].a2));
+    }
   }
   return c;
 }

@@ -1,0 +1,72 @@
+"""ONNX Runtime: CPU everywhere; CUDA and TensorRT execution providers when installed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from .base import Backend, Request, module_missing, register_backend
+
+GRAPH_LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC", "extended": "ORT_ENABLE_EXTENDED",
+                "all": "ORT_ENABLE_ALL"}
+
+
+@register_backend
+class OnnxRuntimeBackend(Backend):
+    """Options (Request.options): `graph_optimization` (disable/basic/extended/all,
+    default all), `providers` (ONNX Runtime provider names; default: CUDA when
+    device is gpu, else CPU), `inter_op_threads`."""
+
+    name = "onnxruntime"
+    formats = ("onnx",)
+    precision_preference = ("int8", "fp32", "fp16")
+    supported_precisions = ("fp32", "fp16", "int8")
+
+    @classmethod
+    def _missing_dependency(cls) -> Optional[str]:
+        return module_missing("onnxruntime", "runtime")
+
+    def _extra_reasons(self, request: Request) -> list[str]:
+        if request.device == "gpu":
+            import onnxruntime as ort
+
+            if "CUDAExecutionProvider" not in ort.get_available_providers():
+                return ["device='gpu' needs onnxruntime-gpu (CUDAExecutionProvider); this onnxruntime has "
+                        f"{ort.get_available_providers()}"]
+        return []
+
+    def _load(self, request: Request, fmt: str, path: Path) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        level = request.options.get("graph_optimization", "all")
+        if level not in GRAPH_LEVELS:
+            raise ValueError(f"graph_optimization={level!r} must be one of {sorted(GRAPH_LEVELS)}")
+        options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, GRAPH_LEVELS[level])
+        if request.threads:
+            options.intra_op_num_threads = int(request.threads)
+        options.inter_op_num_threads = int(request.options.get("inter_op_threads", 1))
+        providers = request.options.get("providers")
+        if providers is None:
+            providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if request.device == "gpu" else \
+                ["CPUExecutionProvider"]
+        try:
+            self.session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
+        except Exception as exc:  # ORT raises its own exception types for bad files
+            from ..errors import CorruptArtifactError
+
+            raise CorruptArtifactError(f"ONNX Runtime cannot load {path}: {exc}") from exc
+        self.input_name = self.session.get_inputs()[0].name
+        self.metadata.update({"providers": self.session.get_providers(), "onnxruntime": ort.__version__,
+                              "threads": request.threads, "graph_optimization": level,
+                              "device": "gpu" if "CUDAExecutionProvider" in self.session.get_providers() else "cpu"})
+
+    def _run(self, inputs: np.ndarray) -> np.ndarray:
+        # InferenceSession.run is thread-safe.
+        return self.session.run(None, {self.input_name: inputs})[0]
+
+    def close(self) -> None:
+        self.session = None
+        super().close()

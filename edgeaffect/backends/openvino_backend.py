@@ -1,0 +1,86 @@
+"""OpenVINO: CPU (and its GPU plugin when present).
+
+OpenVINO silently runs bf16 on CPUs with AMX/AVX-512-BF16. Our default is
+what the artifact says: an fp32 artifact runs with INFERENCE_PRECISION_HINT
+f32, an fp16 one with f16, an int8 one with its int8 layers and f32
+elsewhere; `Request.options["inference_precision"]` overrides it, and the
+precision that actually ran is read back from the compiled model.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from .base import Backend, Request, module_missing, register_backend
+
+HINTS = {"fp32": "f32", "fp16": "f16", "int8": "f32"}
+
+
+@register_backend
+class OpenVinoBackend(Backend):
+    """Options: `performance_hint` (LATENCY or THROUGHPUT, default LATENCY),
+    `cache_dir` (model cache folder), `inference_precision` (f32/bf16/f16)."""
+
+    name = "openvino"
+    formats = ("openvino", "onnx")
+    precision_preference = ("int8", "fp32", "fp16")
+    supported_precisions = ("fp32", "fp16", "int8")
+
+    @classmethod
+    def _missing_dependency(cls) -> Optional[str]:
+        return module_missing("openvino", "openvino")
+
+    def _extra_reasons(self, request: Request) -> list[str]:
+        if request.device == "gpu":
+            import openvino as ov
+
+            if "GPU" not in ov.Core().available_devices:
+                return ["device='gpu': OpenVINO sees no GPU plugin device"]
+        return []
+
+    def _load(self, request: Request, fmt: str, path: Path) -> None:
+        import openvino as ov
+
+        core = ov.Core()
+        device = "GPU" if request.device == "gpu" else "CPU"
+        hint = request.options.get("performance_hint", "LATENCY").upper()
+        if hint not in ("LATENCY", "THROUGHPUT"):
+            raise ValueError(f"performance_hint={hint!r} must be LATENCY or THROUGHPUT")
+        precision_hint = request.options.get("inference_precision", HINTS[self.precision])
+        config = {"PERFORMANCE_HINT": hint, "INFERENCE_PRECISION_HINT": precision_hint}
+        if request.threads and device == "CPU":
+            config["INFERENCE_NUM_THREADS"] = int(request.threads)
+        if request.options.get("cache_dir"):
+            core.set_property({"CACHE_DIR": str(request.options["cache_dir"])})
+        try:
+            model = core.read_model(str(path))
+            self.compiled = core.compile_model(model, device, config)
+        except Exception as exc:  # OpenVINO raises RuntimeError subclasses of its own
+            from ..errors import CorruptArtifactError
+
+            raise CorruptArtifactError(f"OpenVINO cannot load {path}: {exc}") from exc
+        hint_value = self.compiled.get_property("INFERENCE_PRECISION_HINT")
+        ran = hint_value.get_type_name() if hasattr(hint_value, "get_type_name") else str(hint_value)
+        self.metadata.update({"device": device.lower(), "performance_hint": hint, "openvino": ov.__version__,
+                              "inference_precision": ran, "threads": request.threads})
+        # An infer request is not thread-safe: one per calling thread.
+        self._local = threading.local()
+
+    def _request(self):
+        infer = getattr(self._local, "request", None)
+        if infer is None:
+            infer = self._local.request = self.compiled.create_infer_request()
+        return infer
+
+    def _run(self, inputs: np.ndarray) -> np.ndarray:
+        infer = self._request()
+        infer.infer({0: inputs})
+        return np.array(infer.get_output_tensor(0).data, copy=True)
+
+    def close(self) -> None:
+        self.compiled = None
+        super().close()

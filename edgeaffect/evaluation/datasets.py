@@ -1,0 +1,76 @@
+"""The documented evaluation data formats. `edgeaffect eval MODEL --data PATH`
+reads PATH in the format the model's card names.
+
+- image-folder: PATH/<label>/*.{jpg,jpeg,png,bmp} (the FER2013 layout); folder
+  names must be labels of the model.
+- npz: a .npz file with `x` (raw inputs, the model's predict() format) and
+  `y` (integer class indices, or label strings).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
+
+
+def load_image_folder(path: Path, labels: tuple[str, ...], limit: Optional[int] = None):
+    try:
+        import cv2
+    except ImportError as exc:
+        raise ImportError("reading image folders needs OpenCV: pip install opencv-python-headless") from exc
+    folders = sorted(p for p in path.iterdir() if p.is_dir())
+    if not folders:
+        raise ValueError(f"{path} has no class folders; expected {path}/<label>/*.jpg with labels {list(labels)}")
+    unknown = [f.name for f in folders if f.name not in labels]
+    if unknown:
+        raise ValueError(f"{path}: folders {unknown} are not labels of this model ({list(labels)})")
+    images, targets = [], []
+    for folder in folders:
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        for file in files[:limit] if limit else files:
+            img = cv2.imread(str(file), cv2.IMREAD_GRAYSCALE)
+            if img is None:
+                raise ValueError(f"{file} is not a readable image")
+            images.append(img)
+            targets.append(labels.index(folder.name))
+    if not images:
+        raise ValueError(f"{path}: no images found")
+    shapes = {img.shape for img in images}
+    x = np.stack(images) if len(shapes) == 1 else images
+    return x, np.asarray(targets)
+
+
+def load_npz(path: Path, labels: tuple[str, ...], limit: Optional[int] = None):
+    with np.load(path, allow_pickle=False) as data:
+        if "x" not in data or "y" not in data:
+            raise ValueError(f"{path} must hold arrays 'x' (inputs) and 'y' (labels); it has {sorted(data.files)}")
+        x, y = data["x"], data["y"]
+    if y.dtype.kind in "US":
+        missing = sorted(set(y.tolist()) - set(labels))
+        if missing:
+            raise ValueError(f"{path}: labels {missing} are not labels of this model ({list(labels)})")
+        y = np.array([labels.index(v) for v in y.tolist()])
+    if len(x) != len(y):
+        raise ValueError(f"{path}: x has {len(x)} samples but y has {len(y)}")
+    if y.min() < 0 or y.max() >= len(labels):
+        raise ValueError(f"{path}: class indices must lie in [0, {len(labels) - 1}]")
+    return (x[:limit], y[:limit]) if limit else (x, y)
+
+
+DATA_FORMATS: dict[str, Callable] = {"image-folder": load_image_folder, "npz": load_npz}
+
+
+def load_eval_data(fmt: str, path: str | Path, labels: tuple[str, ...], limit: Optional[int] = None):
+    """(inputs, integer targets) of evaluation data at `path` in format `fmt`."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"evaluation data {path} does not exist")
+    if path.suffix == ".npz":
+        fmt = "npz"
+    if fmt not in DATA_FORMATS:
+        raise ValueError(f"data format {fmt!r} is not one of {sorted(DATA_FORMATS)}")
+    return DATA_FORMATS[fmt](path, labels, limit)

@@ -1,0 +1,40 @@
+"""`edgeaffect eval`: a model (by name or artifact path) on data in its format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from ..runtime.predictor import load
+from .datasets import load_eval_data
+from .metrics import classification_metrics
+
+
+def evaluate(model: str, data: str | Path, backend: str = "auto", precision: str = "auto",
+             threads: Optional[int] = None, limit: Optional[int] = None, batch_size: int = 64) -> dict:
+    """Metrics of `model` on `data`: model, backend, precision, n, accuracy,
+    balanced_accuracy, macro_f1, per_class_recall, confusion, labels."""
+    if not Path(data).exists():
+        raise FileNotFoundError(f"evaluation data {data} does not exist")
+    with load(model, backend=backend, precision=precision, threads=threads) as predictor:
+        fmt = predictor.info.extra.get("eval_format") or _card_format(predictor.info.model)
+        raw, targets = load_eval_data(fmt, data, predictor.labels, limit)
+        predicted = []
+        for start in range(0, len(raw), batch_size):
+            result = predictor.predict(raw[start : start + batch_size])
+            predicted.append(result.top_indices())
+        metrics = classification_metrics(targets, np.concatenate(predicted), predictor.labels)
+        return {"model": predictor.info.model, "data": str(data), "backend": predictor.backend_name,
+                "precision": predictor.precision, **metrics}
+
+
+def _card_format(name: str) -> str:
+    from ..models import get_card
+
+    try:
+        return get_card(name).eval_format
+    except KeyError:
+        raise ValueError(f"artifact of model {name!r} does not name its evaluation format and no such model is "
+                         "registered; re-export it with this edgeaffect version") from None

@@ -1,0 +1,17 @@
+"""The runtime for apps: load a model, predict, get typed results."""
+
+from .errors import (
+    ArtifactMismatchError,
+    BackendUnavailableError,
+    CorruptArtifactError,
+    EdgeAffectError,
+    InputError,
+    PrecisionUnavailableError,
+)
+from .predictor import Predictor, load
+from .results import ClassificationResult, Prediction
+
+__all__ = [
+    "ArtifactMismatchError", "BackendUnavailableError", "ClassificationResult", "CorruptArtifactError",
+    "EdgeAffectError", "InputError", "Prediction", "PrecisionUnavailableError", "Predictor", "load",
+]

@@ -1,0 +1,208 @@
+"""The runtime chain on the tests' tiny model: backends at parity with the
+torch reference, the auto policy, errors, thread safety."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import edgeaffect
+import tiny_model
+from conftest import OUTSIDE_SOURCE, _has
+from edgeaffect.backends import Request, hardware, select_backend
+from edgeaffect.runtime import (
+    ArtifactMismatchError,
+    BackendUnavailableError,
+    CorruptArtifactError,
+    InputError,
+    PrecisionUnavailableError,
+)
+
+openvino = pytest.mark.openvino
+
+
+def torch_logits(tiny, raw):
+    import torch
+
+    from edgeaffect.runtime.preprocessing import grey_image
+
+    x = grey_image(raw, **dict(tiny.card.preprocessing.params))
+    with torch.inference_mode():
+        return tiny.module(torch.from_numpy(x)).numpy()
+
+
+def softmax(z):
+    e = np.exp(z - z.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
+BACKEND_CASES = [("onnxruntime", "fp32"), ("onnxruntime", "int8"),
+                 pytest.param("openvino", "fp32", marks=openvino), pytest.param("openvino", "int8", marks=openvino)]
+
+
+@pytest.mark.parametrize("backend,precision", BACKEND_CASES)
+def test_backend_parity_with_torch(tiny, backend, precision):
+    if backend == "openvino" and not _has("openvino"):
+        pytest.skip("openvino is not installed (pip install '.[openvino]')")
+    raw, y = tiny_model.make_images(97, seed=11)  # an odd batch
+    reference = softmax(torch_logits(tiny, raw))
+    with edgeaffect.load(tiny.card.name, backend=backend, precision=precision, threads=2) as model:
+        result = model.predict(raw)
+    assert result.backend == backend and result.precision == precision
+    assert result.probabilities.shape == (97, 3)
+    if precision == "fp32":
+        np.testing.assert_allclose(result.probabilities, reference, atol=1e-5)
+    else:  # int8: the gate's measures on fresh data
+        assert np.mean(result.top_indices() == reference.argmax(1)) >= 0.97
+        assert np.abs(result.probabilities - reference).max() < 0.2
+    assert np.mean(result.top_indices() == y) > 0.9  # the model really classifies
+
+
+def test_openvino_reports_the_precision_that_ran(tiny):
+    if not _has("openvino"):
+        pytest.skip("openvino is not installed")
+    with edgeaffect.load(tiny.card.name, backend="openvino", precision="fp32") as model:
+        assert model.backend.metadata["inference_precision"] == "f32"  # not the bf16 AMX default
+
+
+def test_load_by_path_and_typed_results(tiny):
+    raw, _ = tiny_model.make_images(5, seed=3)
+    with edgeaffect.load(tiny.onnx_fp32, backend="onnxruntime") as model:
+        result = model.predict(raw)
+    assert model.info.model == tiny.card.name and model.labels == tiny_model.LABELS
+    first = result[0]
+    assert first.label in tiny_model.LABELS and abs(sum(first.probabilities.values()) - 1) < 1e-5
+    assert result.top_labels()[0] == first.label
+
+
+def test_runtime_never_imports_torch(tiny):
+    code = (f"import sys, numpy as np, edgeaffect; m = edgeaffect.load(r'{tiny.onnx_int8}', backend='onnxruntime'); "
+            "m.predict(np.zeros((2, 16, 16), np.uint8)); print('torch' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=OUTSIDE_SOURCE)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def test_concurrent_predictions_equal_serial(tiny):
+    backends = ["onnxruntime"] + (["openvino"] if _has("openvino") else [])
+    batches = [tiny_model.make_images(7, seed=100 + i)[0] for i in range(16)]
+    for backend in backends:
+        with edgeaffect.load(tiny.card.name, backend=backend, precision="fp32") as model:
+            serial = [model.predict(b).probabilities for b in batches]
+            with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+                parallel = list(pool.map(lambda b: model.predict(b).probabilities, batches))
+        for a, b in zip(serial, parallel):
+            np.testing.assert_array_equal(a, b)
+
+
+# ------------------------------------------------------------------- the auto policy
+
+
+def fake_hardware(monkeypatch, machine, nvidia=False, jetson=False):
+    monkeypatch.setattr(hardware, "probe", lambda: hardware.Hardware(machine, nvidia, jetson))
+
+
+def test_auto_prefers_openvino_on_x86(tiny, monkeypatch):
+    fake_hardware(monkeypatch, "x86_64")
+    expected = "openvino" if _has("openvino") else "onnxruntime"
+    with edgeaffect.load(tiny.card.name) as model:
+        assert model.backend_name == expected
+
+
+def test_auto_uses_onnxruntime_on_arm_without_gpu(tiny, monkeypatch):
+    fake_hardware(monkeypatch, "aarch64")
+    with edgeaffect.load(tiny.card.name) as model:
+        assert model.backend_name == "onnxruntime" and model.precision == "int8"
+
+
+def test_auto_on_a_jetson_without_tensorrt_says_why(tiny, monkeypatch):
+    fake_hardware(monkeypatch, "aarch64", nvidia=True, jetson=True)
+    if _has("tensorrt"):
+        pytest.skip("TensorRT is installed here")
+    with edgeaffect.load(tiny.card.name) as model:  # TensorRT rejected (not installed): ONNX Runtime serves
+        assert model.backend_name == "onnxruntime"
+
+
+def test_no_backend_lists_every_reason(tiny, monkeypatch):
+    fake_hardware(monkeypatch, "x86_64")
+    request = Request(tiny.card.name, {("onnx", "fp32"): tiny.onnx_fp32}, precision="fp16")
+    with pytest.raises(BackendUnavailableError) as err:
+        select_backend("auto", request)
+    text = str(err.value)
+    for name in ("onnxruntime", "openvino", "tensorrt", "torch"):
+        assert f"- {name}:" in text
+    assert "no fp16 artifact" in text
+
+
+# -------------------------------------------------------------------------- errors
+
+
+def test_missing_precision_is_an_error_unless_fallback_allowed(tiny):
+    with pytest.raises(BackendUnavailableError, match="no fp16 artifact"):
+        edgeaffect.load(tiny.card.name, backend="onnxruntime", precision="fp16")
+    with edgeaffect.load(tiny.card.name, backend="onnxruntime", precision="fp16", allow_fallback=True) as model:
+        assert model.precision == "fp32"  # the result says what ran
+
+
+def test_corrupt_model_file(tmp_path, tiny):
+    bad = tmp_path / "broken.onnx"
+    bad.write_bytes(tiny.onnx_fp32.read_bytes()[:1000])
+    with pytest.raises(CorruptArtifactError, match="not a valid ONNX model"):
+        edgeaffect.load(bad, backend="onnxruntime")
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"\xff" * 64)
+    with pytest.raises(CorruptArtifactError):
+        edgeaffect.load(junk)
+
+
+def test_model_and_label_mismatch(tiny, tmp_path):
+    from dataclasses import replace
+
+    from edgeaffect.models import register_model, unregister_model
+
+    other = replace(tiny.card, name="tiny-relabelled", labels=("a", "b", "c"),
+                    artifacts=(("onnx-fp32", str(tiny.onnx_fp32)),))
+    register_model(other, replace=True)
+    try:
+        with pytest.raises(ArtifactMismatchError, match=r"it is model 'tiny-test', not 'tiny-relabelled'.*labels"):
+            edgeaffect.load("tiny-relabelled", backend="onnxruntime")
+    finally:
+        unregister_model("tiny-relabelled")
+
+
+def test_artifact_without_metadata_is_refused(tiny, tmp_path):
+    import onnx
+
+    model = onnx.load(str(tiny.onnx_fp32))
+    del model.metadata_props[:]
+    plain = tmp_path / "plain.onnx"
+    onnx.save(model, str(plain))
+    with pytest.raises(ArtifactMismatchError, match="carries no edgeaffect metadata"):
+        edgeaffect.load(plain)
+
+
+def test_wrong_input_shape_and_values(tiny):
+    with edgeaffect.load(tiny.card.name, backend="onnxruntime") as model:
+        with pytest.raises(InputError, match="expected"):
+            model.predict(np.zeros((2, 3, 16, 16, 1), np.uint8))
+        with pytest.raises(InputError, match="NaN or inf"):
+            model.predict(np.full((1, 16, 16), np.nan))
+        with pytest.raises(InputError, match="empty"):
+            model.predict(np.zeros((0, 16, 16)))
+        with pytest.raises(InputError, match=r"model input has shape \(2, 1, 8, 8\)"):
+            model.predict_raw(np.zeros((2, 1, 8, 8), np.float32))
+
+
+def test_bad_load_arguments(tiny):
+    with pytest.raises(ValueError, match="precision='int4'"):
+        edgeaffect.load(tiny.card.name, precision="int4")
+    with pytest.raises(ValueError, match="backend='tflite'"):
+        edgeaffect.load(tiny.card.name, backend="tflite")
+    with pytest.raises(KeyError, match="neither a registered model"):
+        edgeaffect.load("no-such-model")
+    with pytest.raises(ValueError, match="threads=0"):
+        edgeaffect.load(tiny.card.name, threads=0)
