@@ -36,6 +36,13 @@ def collect() -> dict:
             build["OMP_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"]
         facts["native_cpu"] = build
     facts["cuda"] = _native.cuda_build_info()
+    from .backends import describe_backends
+    from .export.profiles import available_profiles
+    from .models import list_models
+
+    facts["backends"] = describe_backends()
+    facts["models"] = list_models()
+    facts["profiles"] = sorted(available_profiles())
     return facts
 
 
@@ -63,6 +70,11 @@ def format_text(facts: dict) -> str:
             lines.append(f"  no usable device: {cuda['reason']}")
     else:
         lines.append(f"CUDA module: not built: {cuda['reason']}")
+    lines.append("backends:")
+    for name, reasons in facts["backends"].items():
+        lines.append(f"  {name:<12} {'available' if not reasons else 'unavailable: ' + '; '.join(reasons)}")
+    lines.append(f"models: {', '.join(facts['models']) or 'none registered yet'}")
+    lines.append(f"export profiles: {', '.join(facts['profiles'])}")
     return "\n".join(lines)
 
 

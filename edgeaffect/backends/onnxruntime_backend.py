@@ -16,8 +16,9 @@ GRAPH_LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC", "exte
 @register_backend
 class OnnxRuntimeBackend(Backend):
     """Options (Request.options): `graph_optimization` (disable/basic/extended/all,
-    default all), `providers` (ONNX Runtime provider names; default: CUDA when
-    device is gpu, else CPU), `inter_op_threads`."""
+    default all), `providers` (ONNX Runtime provider names; default: the
+    TensorRT and CUDA providers when device is gpu and installed, else CPU),
+    `inter_op_threads`."""
 
     name = "onnxruntime"
     formats = ("onnx",)
@@ -50,8 +51,13 @@ class OnnxRuntimeBackend(Backend):
         options.inter_op_num_threads = int(request.options.get("inter_op_threads", 1))
         providers = request.options.get("providers")
         if providers is None:
-            providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if request.device == "gpu" else \
-                ["CPUExecutionProvider"]
+            providers = ["CPUExecutionProvider"]
+            if request.device == "gpu":
+                # TensorRT's provider first where this onnxruntime has it (it
+                # falls back per node to CUDA, then CPU).
+                gpu = [p for p in ("TensorrtExecutionProvider", "CUDAExecutionProvider")
+                       if p in ort.get_available_providers()]
+                providers = gpu + providers
         try:
             self.session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
         except Exception as exc:  # ORT raises its own exception types for bad files

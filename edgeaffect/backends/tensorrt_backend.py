@@ -46,7 +46,10 @@ class TensorRtBackend(Backend):
 
     @classmethod
     def _missing_dependency(cls) -> Optional[str]:
-        return module_missing("tensorrt", "tensorrt") or module_missing("cuda.bindings", "tensorrt")
+        if module_missing("tensorrt", "tensorrt"):
+            return ("tensorrt is not installed (it comes with JetPack on a Jetson, and from NVIDIA's TensorRT "
+                    "packages on RTX machines)")
+        return module_missing("cuda.bindings", "tensorrt")
 
     def _extra_reasons(self, request: Request) -> list[str]:
         if request.device == "cpu":
