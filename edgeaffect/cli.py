@@ -113,6 +113,21 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    if args.task != "eeg":
+        raise ValueError(f"edgeaffect train {args.task}: only 'eeg' is implemented so far")
+    from .eeg.train import TrainConfig, cross_validate
+
+    state = cross_validate(args.data, args.out, extra=tuple(args.extra or ()), folds=args.folds, seed=args.seed,
+                           tc=TrainConfig(epochs=args.epochs))
+    print(f"subject-independent {args.folds}-fold results (mean +- std over folds), {Path(args.out) / 'cv.json'}:")
+    for model, metrics in state["summary"].items():
+        cells = [f"{k.replace('_balanced_accuracy', ' bal.acc')} {m:.3f}+-{s:.3f}" for k, (m, s) in metrics.items()
+                 if k.endswith("balanced_accuracy")]
+        print(f"  {model:<20} " + "  ".join(cells))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edgeaffect", description="Emotion sensing on edge devices.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -151,6 +166,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calib-samples", type=int, help="calibration samples (default: the profile's)")
     p.add_argument("--force", action="store_true", help="keep a quantised artifact that fails the accuracy gate")
     p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("train", help="train and evaluate a model subject-independently (eeg)")
+    p.add_argument("task", choices=["eeg"], help="what to train")
+    p.add_argument("--data", required=True, help="band-feature CSV whose subjects are cross-validated")
+    p.add_argument("--extra", action="append", help="more band-feature CSVs, used for training only")
+    p.add_argument("--folds", type=int, default=5, help="subject folds (default 5)")
+    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="runs/eeg", help="output folder (cv.json is checkpointed there; reruns resume)")
+    p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("eval", help="evaluate a model on data in its documented format")
     p.add_argument("model", help="registered model name or artifact path")

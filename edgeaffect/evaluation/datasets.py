@@ -5,6 +5,8 @@ reads PATH in the format the model's card names.
   names must be labels of the model.
 - npz: a .npz file with `x` (raw inputs, the model's predict() format) and
   `y` (integer class indices, or label strings).
+- eeg-features-csv: the band-feature CSV of the EEG models (see
+  edgeaffect.eeg.features); each subject is standardised from its own rows.
 """
 
 from __future__ import annotations
@@ -61,7 +63,21 @@ def load_npz(path: Path, labels: tuple[str, ...], limit: Optional[int] = None):
     return (x[:limit], y[:limit]) if limit else (x, y)
 
 
-DATA_FORMATS: dict[str, Callable] = {"image-folder": load_image_folder, "npz": load_npz}
+def load_eeg_features_csv(path: Path, labels: tuple[str, ...], limit: Optional[int] = None):
+    """The band-feature CSV of ../shared/data/eeg/features: tokens
+    standardised per subject from that subject's own rows (no labels), and
+    the (valence_high, arousal_high) targets."""
+    from ..eeg.features import HEADS, read_feature_csv, standardize_per_subject
+
+    if tuple(labels) != HEADS:
+        raise ValueError(f"eeg-features-csv holds {HEADS}; the model predicts {list(labels)}")
+    table = read_feature_csv(path)
+    x = standardize_per_subject(table.tokens, table.subjects)
+    return (x[:limit], table.labels[:limit]) if limit else (x, table.labels)
+
+
+DATA_FORMATS: dict[str, Callable] = {"image-folder": load_image_folder, "npz": load_npz,
+                                     "eeg-features-csv": load_eeg_features_csv}
 
 
 def load_eval_data(fmt: str, path: str | Path, labels: tuple[str, ...], limit: Optional[int] = None):

@@ -44,3 +44,17 @@ def classification_metrics(y_true, y_pred, labels: tuple[str, ...]) -> dict:
         "confusion": cm.tolist(),
         "labels": list(labels),
     }
+
+
+def binary_heads_metrics(labels: np.ndarray, scores: np.ndarray, heads: tuple[str, ...], threshold: float = 0.0) -> dict:
+    """Per binary head ("valence_high" -> "valence_..."): accuracy, balanced
+    accuracy and macro-F1 of `scores > threshold` (logits: 0; probabilities:
+    0.5), plus n."""
+    labels, scores = np.asarray(labels), np.asarray(scores)
+    out: dict = {"n": int(len(labels))}
+    for h, head in enumerate(heads):
+        name = head[: -len("_high")] if head.endswith("_high") else head
+        m = classification_metrics(labels[:, h], (scores[:, h] > threshold).astype(int), ("low", "high"))
+        out.update({f"{name}_accuracy": m["accuracy"], f"{name}_balanced_accuracy": m["balanced_accuracy"],
+                    f"{name}_macro_f1": m["macro_f1"], f"{name}_confusion": m["confusion"]})
+    return out

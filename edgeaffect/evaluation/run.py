@@ -9,7 +9,7 @@ import numpy as np
 
 from ..runtime.predictor import load
 from .datasets import load_eval_data
-from .metrics import classification_metrics
+from .metrics import binary_heads_metrics, classification_metrics
 
 
 def evaluate(model: str, data: str | Path, backend: str = "auto", precision: str = "auto",
@@ -21,11 +21,13 @@ def evaluate(model: str, data: str | Path, backend: str = "auto", precision: str
     with load(model, backend=backend, precision=precision, threads=threads) as predictor:
         fmt = predictor.info.extra.get("eval_format") or _card_format(predictor.info.model)
         raw, targets = load_eval_data(fmt, data, predictor.labels, limit)
-        predicted = []
-        for start in range(0, len(raw), batch_size):
-            result = predictor.predict(raw[start : start + batch_size])
-            predicted.append(result.top_indices())
-        metrics = classification_metrics(targets, np.concatenate(predicted), predictor.labels)
+        results = [predictor.predict(raw[start : start + batch_size]) for start in range(0, len(raw), batch_size)]
+        if predictor.info.task == "binary-heads":
+            probs = np.concatenate([r.probabilities for r in results])
+            metrics = binary_heads_metrics(targets, probs, predictor.labels, threshold=0.5)
+        else:
+            metrics = classification_metrics(targets, np.concatenate([r.top_indices() for r in results]),
+                                             predictor.labels)
         return {"model": predictor.info.model, "data": str(data), "backend": predictor.backend_name,
                 "precision": predictor.precision, **metrics}
 

@@ -9,9 +9,9 @@ from .errors import (
     PrecisionUnavailableError,
 )
 from .predictor import Predictor, load
-from .results import ClassificationResult, Prediction
+from .results import BinaryHeadsResult, ClassificationResult, Prediction
 
 __all__ = [
-    "ArtifactMismatchError", "BackendUnavailableError", "ClassificationResult", "CorruptArtifactError",
+    "ArtifactMismatchError", "BackendUnavailableError", "BinaryHeadsResult", "ClassificationResult", "CorruptArtifactError",
     "EdgeAffectError", "InputError", "Prediction", "PrecisionUnavailableError", "Predictor", "load",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
 
@@ -14,7 +14,7 @@ from ..models.registry import ARTIFACT_DIR, list_models
 from .artifact import PRECISIONS, ArtifactInfo, read_artifact
 from .errors import ArtifactMismatchError, InputError
 from .preprocessing import run_preprocessing
-from .results import ClassificationResult, softmax
+from .results import BinaryHeadsResult, ClassificationResult, sigmoid, softmax
 
 FORMAT_BY_SUFFIX = {".onnx": "onnx", ".xml": "openvino", ".engine": "tensorrt", ".safetensors": "torch", ".pt": "torch"}
 
@@ -54,12 +54,17 @@ class Predictor:
                              f"expects {self._spec.describe()}")
         return x
 
-    def predict(self, batch) -> ClassificationResult:
-        """Class probabilities for a batch of raw inputs (see the model's card for the format)."""
+    def predict(self, batch) -> Union[ClassificationResult, BinaryHeadsResult]:
+        """Probabilities for a batch of raw inputs (see the model's card for the
+        format): a ClassificationResult, or a BinaryHeadsResult for models of
+        independent binary heads (task "binary-heads", e.g. valence/arousal)."""
         x = self.preprocess(batch)
         start = time.perf_counter()
         out = self.backend.run(x)
         latency = (time.perf_counter() - start) * 1e3
+        if self.info.task == "binary-heads":
+            probs = sigmoid(out) if self.info.output_kind == "logits" else np.asarray(out, np.float32)
+            return BinaryHeadsResult(self.labels, probs, self.backend.name, self.precision, latency)
         probs = softmax(out) if self.info.output_kind == "logits" else np.asarray(out, np.float32)
         return ClassificationResult(self.labels, probs, self.backend.name, self.precision, latency)
 

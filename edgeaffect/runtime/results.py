@@ -51,3 +51,33 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=-1, keepdims=True)
     exp = np.exp(shifted)
     return (exp / exp.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class BinaryHeadsResult:
+    """Independent binary decisions (e.g. valence high? arousal high?) for a batch.
+
+    Example:
+        >>> r = BinaryHeadsResult(("valence_high", "arousal_high"), np.array([[0.7, 0.2]], np.float32), "onnxruntime", "fp32", 0.1)
+        >>> r[0], r.decisions().tolist()
+        ({'valence_high': 0.699999988079071, 'arousal_high': 0.20000000298023224}, [[True, False]])
+    """
+
+    heads: tuple[str, ...]
+    probabilities: np.ndarray  # (N, heads), P(head is high)
+    backend: str
+    precision: str
+    latency_ms: float
+
+    def __len__(self) -> int:
+        return self.probabilities.shape[0]
+
+    def __getitem__(self, i: int) -> dict[str, float]:
+        return {head: float(p) for head, p in zip(self.heads, self.probabilities[i])}
+
+    def decisions(self, threshold: float = 0.5) -> np.ndarray:
+        return self.probabilities > threshold
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    return (0.5 * (1.0 + np.tanh(0.5 * np.asarray(logits, np.float64)))).astype(np.float32)

@@ -1,0 +1,2 @@
+"""EEG emotion recognition: electrodes, band-feature data, the RBTransformer
+model (torch, training/export only) and its training."""

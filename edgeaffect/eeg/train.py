@@ -1,0 +1,199 @@
+"""`edgeaffect train eeg`: subject-independent training and evaluation of the
+RBTransformer teacher and its distilled student on band-feature CSVs.
+
+Protocol (no leak): K folds over the subjects of the evaluation dataset;
+whole subjects are held out; every subject's features are standardised with
+its own rows only (no labels); model selection (the epoch) uses an inner
+split of the training subjects; extra datasets (--extra, e.g. MAHNOB) only
+ever add training subjects. Baselines on the same folds: the majority class
+and an L2 logistic regression. The student is trained twice per fold, from
+the labels alone and distilled from that fold's teacher (soft targets at a
+temperature plus the hard labels), so the report shows whether distillation
+helps. Seeded; per-fold results are checkpointed and a rerun resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from ..evaluation.metrics import binary_heads_metrics
+from .features import HEADS, FeatureTable, read_feature_csv, standardize_per_subject
+from .model import STUDENT, TEACHER, RBConfig, RBTransformer
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 60
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    noise: float = 0.15  # Gaussian noise on standardised tokens
+    electrode_dropout: float = 0.1  # tokens zeroed = "no information", as fill="mean" feeds them
+    temperature: float = 2.0
+    alpha: float = 0.5  # weight of the distillation term
+    inner_val_fraction: float = 0.2
+
+
+def head_metrics(labels: np.ndarray, logits: np.ndarray) -> dict:
+    metrics = binary_heads_metrics(labels, logits, HEADS)
+    return {k: v for k, v in metrics.items() if not k.endswith("_confusion") and k != "n"}
+
+
+def _mean_balanced(metrics: dict) -> float:
+    return float(np.mean([metrics[f"{h.replace('_high', '')}_balanced_accuracy"] for h in HEADS]))
+
+
+def fit(cfg: RBConfig, x: np.ndarray, y: np.ndarray, tc: TrainConfig, seed: int, val: Optional[tuple] = None,
+        teacher: Optional[RBTransformer] = None, epochs: Optional[int] = None):
+    """Trains one model; with `val`, returns the weights of the best epoch by
+    mean balanced accuracy and that epoch. Returns (model, best_epoch)."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = RBTransformer(cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    epochs = epochs or tc.epochs
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=tc.lr, total_steps=epochs * ((len(x) + tc.batch_size - 1) // tc.batch_size))
+    xt, yt = torch.from_numpy(x.astype(np.float32)), torch.from_numpy(y.astype(np.float32))
+    pos = yt.mean(0).clamp(0.05, 0.95)
+    pos_weight = (1 - pos) / pos  # balance each head's classes
+    soft = None
+    if teacher is not None:
+        teacher.eval()
+        with torch.inference_mode():
+            soft = torch.sigmoid(teacher(xt) / tc.temperature)
+    best, best_epoch, best_score = None, epochs, -1.0
+    for epoch in range(1, epochs + 1):
+        model.train()
+        order = torch.from_numpy(rng.permutation(len(x)))
+        for start in range(0, len(x), tc.batch_size):
+            idx = order[start : start + tc.batch_size]
+            xb = xt[idx] + tc.noise * torch.randn_like(xt[idx])
+            keep = (torch.rand(xb.shape[:2]) > tc.electrode_dropout).float().unsqueeze(-1)
+            logits = model(xb * keep)
+            loss = F.binary_cross_entropy_with_logits(logits, yt[idx], pos_weight=pos_weight)
+            if soft is not None:
+                kd = F.binary_cross_entropy_with_logits(logits / tc.temperature, soft[idx])
+                loss = (1 - tc.alpha) * loss + tc.alpha * tc.temperature**2 * kd
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+        if val is not None:
+            score = _mean_balanced(head_metrics(val[1], predict(model, val[0])))
+            if score > best_score:
+                best_score, best_epoch = score, epoch
+                best = {k: v.clone() for k, v in model.state_dict().items()}
+    if best is not None:
+        model.load_state_dict(best)
+    return model.eval(), best_epoch
+
+
+def predict(model: RBTransformer, x: np.ndarray) -> np.ndarray:
+    model.eval()
+    with torch.inference_mode():
+        return model(torch.from_numpy(x.astype(np.float32))).numpy()
+
+
+def logistic_regression(x: np.ndarray, y: np.ndarray, x_test: np.ndarray, l2: float = 10.0, steps: int = 400) -> np.ndarray:
+    """An L2 logistic regression per head (full-batch L-BFGS), class-balanced: test logits."""
+    xt, yt = torch.from_numpy(x.reshape(len(x), -1)).double(), torch.from_numpy(y).double()
+    w = torch.zeros(xt.shape[1], y.shape[1], dtype=torch.float64, requires_grad=True)
+    b = torch.zeros(y.shape[1], dtype=torch.float64, requires_grad=True)
+    pos = yt.mean(0).clamp(0.05, 0.95)
+    opt = torch.optim.LBFGS([w, b], max_iter=steps, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = F.binary_cross_entropy_with_logits(xt @ w + b, yt, pos_weight=(1 - pos) / pos) + l2 * (w**2).sum() / len(xt)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    with torch.no_grad():
+        return (torch.from_numpy(x_test.reshape(len(x_test), -1)).double() @ w + b).numpy()
+
+
+def subject_folds(subjects: np.ndarray, k: int, seed: int) -> list[np.ndarray]:
+    unique = np.unique(subjects)
+    if k < 2 or k > len(unique):
+        raise ValueError(f"folds={k} must be between 2 and the number of subjects ({len(unique)})")
+    return [np.sort(f) for f in np.array_split(np.random.default_rng(seed).permutation(unique), k)]
+
+
+def load_training_tables(data: str | Path, extra: list) -> tuple[FeatureTable, list[FeatureTable]]:
+    main = read_feature_csv(data)
+    extras = []
+    for i, path in enumerate(extra, start=1):
+        table = read_feature_csv(path)
+        table.subjects = table.subjects + 100000 * i  # keep subject ids of different datasets apart
+        extras.append(table)
+    return main, extras
+
+
+def cross_validate(data: str | Path, out: str | Path, extra: tuple = (), folds: int = 5, seed: int = 0,
+                   tc: TrainConfig = TrainConfig(), progress: bool = True) -> dict:
+    """Runs the protocol above; writes out/cv.json (resumable) and returns it."""
+    from tqdm.auto import tqdm
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    state_path = out / "cv.json"
+    state = json.loads(state_path.read_text()) if state_path.exists() else {"folds": {}}
+    main, extras = load_training_tables(data, list(extra))
+    x_main = standardize_per_subject(main.tokens, main.subjects)
+    x_extra = [standardize_per_subject(t.tokens, t.subjects) for t in extras]
+    fold_subjects = subject_folds(main.subjects, folds, seed)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    for f, test_subjects in enumerate(tqdm(fold_subjects, desc="folds", disable=not progress)):
+        if str(f) in state["folds"]:
+            continue
+        started = time.time()
+        test = np.isin(main.subjects, test_subjects)
+        train_subjects = np.unique(main.subjects[~test])
+        inner = np.random.default_rng(seed + f).permutation(train_subjects)[: max(1, int(len(train_subjects) * tc.inner_val_fraction))]
+        inner_mask = np.isin(main.subjects, inner) & ~test
+        fit_mask = ~test & ~inner_mask
+        x_fit = np.concatenate([x_main[fit_mask]] + x_extra)
+        y_fit = np.concatenate([main.labels[fit_mask]] + [t.labels for t in extras])
+        val = (x_main[inner_mask], main.labels[inner_mask])
+        x_test, y_test = x_main[test], main.labels[test]
+        x_trainall = np.concatenate([x_main[~test]] + x_extra)
+        y_trainall = np.concatenate([main.labels[~test]] + [t.labels for t in extras])
+
+        results = {}
+        majority = (y_trainall.mean(0) >= 0.5).astype(float) * 2 - 1
+        results["majority"] = head_metrics(y_test, np.tile(majority, (len(y_test), 1)))
+        results["logistic_regression"] = head_metrics(y_test, logistic_regression(x_trainall, y_trainall, x_test))
+        teacher, t_epoch = fit(TEACHER, x_fit, y_fit, tc, seed + 10 * f, val)
+        results["teacher"] = head_metrics(y_test, predict(teacher, x_test))
+        student, s_epoch = fit(STUDENT, x_fit, y_fit, tc, seed + 10 * f + 1, val)
+        results["student_no_kd"] = head_metrics(y_test, predict(student, x_test))
+        distilled, d_epoch = fit(STUDENT, x_fit, y_fit, tc, seed + 10 * f + 1, val, teacher=teacher)
+        results["student_kd"] = head_metrics(y_test, predict(distilled, x_test))
+        state["folds"][str(f)] = {"test_subjects": test_subjects.tolist(), "n_test": int(test.sum()),
+                                  "best_epochs": {"teacher": t_epoch, "student_no_kd": s_epoch, "student_kd": d_epoch},
+                                  "results": results, "seconds": round(time.time() - started, 1)}
+        state_path.write_text(json.dumps(state, indent=2))  # checkpoint: a rerun resumes from here
+    state["summary"] = summarize(state["folds"])
+    state["protocol"] = {"data": str(data), "extra": [str(e) for e in extra], "folds": folds, "seed": seed,
+                         "train_config": tc.__dict__, "teacher": TEACHER.as_dict(), "student": STUDENT.as_dict()}
+    state_path.write_text(json.dumps(state, indent=2))
+    return state
+
+
+def summarize(fold_states: dict) -> dict:
+    models = next(iter(fold_states.values()))["results"].keys()
+    summary = {}
+    for model in models:
+        keys = next(iter(fold_states.values()))["results"][model].keys()
+        summary[model] = {k: [float(np.mean([s["results"][model][k] for s in fold_states.values()])),
+                              float(np.std([s["results"][model][k] for s in fold_states.values()]))] for k in keys}
+    return summary
