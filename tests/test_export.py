@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import tiny_model
-from conftest import OUTSIDE_SOURCE, _has
+from conftest import OUTSIDE_SOURCE
 from edgeaffect.export.gate import AccuracyGateError, accuracy_gate
 from edgeaffect.export.profiles import available_profiles, get_profile
 from edgeaffect.runtime.artifact import ArtifactInfo, read_artifact, read_onnx_artifact

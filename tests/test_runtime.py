@@ -19,7 +19,6 @@ from edgeaffect.runtime import (
     BackendUnavailableError,
     CorruptArtifactError,
     InputError,
-    PrecisionUnavailableError,
 )
 
 openvino = pytest.mark.openvino

@@ -18,7 +18,7 @@ from ..runtime.preprocessing import run_preprocessing
 from .calibration import CalibrationData
 from .gate import accuracy_gate
 from .onnx_export import ExportValidationError, convert_fp16, example_input, export_onnx, validate_against_torch
-from .profiles import Profile, get_profile
+from .profiles import get_profile
 from .tensorrt_steps import tensorrt_outputs
 
 
