@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +69,9 @@ def export_onnx(card: ModelCard, module, out_path: str | Path, target: str = "on
     # lines and torch-internal deprecation warnings are kept off the user's
     # console and out of strict test runs.
     log = io.StringIO()
+    torch_onnx_logger = logging.getLogger("torch.onnx")
+    level = torch_onnx_logger.level
+    torch_onnx_logger.setLevel(logging.ERROR)  # e.g. "torchvision is not installed. Skipping torchvision::nms"
     with warnings.catch_warnings(), contextlib.redirect_stdout(log):
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
@@ -77,6 +81,8 @@ def export_onnx(card: ModelCard, module, out_path: str | Path, target: str = "on
                               external_data=False, verbose=False)
         except Exception as exc:
             raise RuntimeError(f"torch.onnx.export failed for {card.name}: {exc}\n{log.getvalue()[-2000:]}") from exc
+        finally:
+            torch_onnx_logger.setLevel(level)
     info = ArtifactInfo.from_card(card, "fp32", "onnx", extra={"opset": card.export.opset_for(target), **(extra or {})})
     write_metadata(out_path, info)
     return info

@@ -54,13 +54,20 @@ def quantize_onnx(src: str | Path, dst: str | Path, preset_name: str, calibratio
     if preset.engine != "onnxruntime":
         raise ValueError(f"preset {preset_name} is not an ONNX Runtime preset")
     types = {"uint8": QuantType.QUInt8, "int8": QuantType.QInt8}
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
     info = read_onnx_artifact(src)
+    # ONNX Runtime's recommended pre-processing (shape inference, graph
+    # optimisation) before calibration; it keeps the metadata.
+    prepared = Path(dst).with_suffix(".prep.onnx")
+    quant_pre_process(str(src), str(prepared), skip_symbolic_shape=False)
     quantize_static(
-        str(src), str(dst), calibration, quant_format=QuantFormat.QDQ, per_channel=preset.per_channel,
+        str(prepared), str(dst), calibration, quant_format=QuantFormat.QDQ, per_channel=preset.per_channel,
         activation_type=types[preset.activation_type], weight_type=types[preset.weight_type],
         calibrate_method=CalibrationMethod.MinMax,
         extra_options={"ActivationSymmetric": preset.symmetric_activations, "WeightSymmetric": True},
     )
+    prepared.unlink(missing_ok=True)
     facts = {"preset": preset_name, "samples": len(calibration), "method": "minmax"}
     info.precision, info.calibration = "int8", facts
     write_metadata(dst, info)
@@ -76,9 +83,10 @@ def quantize_openvino(src_onnx: str | Path, xml_path: str | Path, calibration: C
 
     info = read_onnx_artifact(src_onnx)
     model = ov.convert_model(str(src_onnx))
-    dataset = nncf.Dataset(list(calibration.batches()), lambda item: item[calibration.input_name])
-    quantized = nncf.quantize(model, dataset, preset=nncf.QuantizationPreset.PERFORMANCE,
-                              subset_size=max(1, len(calibration)))
+    batches = list(calibration.batches())
+    dataset = nncf.Dataset(batches, lambda item: item[calibration.input_name])
+    # NNCF counts dataset items (our batches), not samples.
+    quantized = nncf.quantize(model, dataset, preset=nncf.QuantizationPreset.PERFORMANCE, subset_size=len(batches))
     Path(xml_path).parent.mkdir(parents=True, exist_ok=True)
     ov.save_model(quantized, str(xml_path))
     facts = {"preset": "nncf-openvino", "samples": len(calibration), "nncf": nncf.__version__}
