@@ -14,6 +14,12 @@ MODULES = [
     "edgeaffect.features.streaming",
     "edgeaffect.io.edf",
     "edgeaffect.io.muse_csv",
+    "edgeaffect.ops.attention",
+    "edgeaffect.eeg.electrodes",
+    "edgeaffect.evaluation.metrics",
+    "edgeaffect.runtime.results",
+    "edgeaffect.export.calibration",
+    "edgeaffect.backends.tensorrt_support",
 ]
 
 

@@ -16,7 +16,8 @@ from conftest import max_rel_error
 from edgeaffect.features import band_differential_entropy
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ["csrc/bde/bde_cpu_baseline.cpp", "csrc/bde/bde_cpu.cpp", "csrc/bde/bde_design.cpp", "tests/native/bde_probe.cpp"]
+SOURCES = ["csrc/bde/bde_cpu_baseline.cpp", "csrc/bde/bde_cpu.cpp", "csrc/bde/bde_design.cpp",
+           "csrc/common/cpu_dispatch.cpp", "tests/native/bde_probe.cpp"]
 
 
 @pytest.mark.slow

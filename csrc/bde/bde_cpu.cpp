@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include "../common/cpu_dispatch.h"
 #include "bde_kernels.h"
 
 #if defined(_OPENMP)
@@ -22,45 +23,25 @@ struct IsaBuild {
   RunBlockF64 f64;
   int (*lanes_f32)();
   int (*lanes_f64)();
-  bool (*supported)();
 };
-
-bool always() { return true; }
-#if defined(__x86_64__)
-bool has_avx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
-bool has_avx512() {
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
-}
-#endif
 
 const std::vector<IsaBuild>& builds() {
   static const std::vector<IsaBuild> all = {
 #if defined(__x86_64__)
-      {"avx512", avx512::run_block_f32, avx512::run_block_f64, avx512::lanes_f32, avx512::lanes_f64, has_avx512},
-      {"avx2", avx2::run_block_f32, avx2::run_block_f64, avx2::lanes_f32, avx2::lanes_f64, has_avx2},
+      {"avx512", avx512::run_block_f32, avx512::run_block_f64, avx512::lanes_f32, avx512::lanes_f64},
+      {"avx2", avx2::run_block_f32, avx2::run_block_f64, avx2::lanes_f32, avx2::lanes_f64},
 #endif
-      {"baseline", baseline::run_block_f32, baseline::run_block_f64, baseline::lanes_f32, baseline::lanes_f64,
-       always},
+      {"baseline", baseline::run_block_f32, baseline::run_block_f64, baseline::lanes_f32, baseline::lanes_f64},
   };
   return all;
 }
 
 const IsaBuild& select_build() {
   static const IsaBuild& chosen = []() -> const IsaBuild& {
-    const char* forced = std::getenv("EDGEAFFECT_SIMD");
-    for (const IsaBuild& b : builds()) {
-      if (forced && *forced) {
-        if (std::string(forced) != b.name) continue;
-        if (!b.supported())
-          throw std::runtime_error(std::string("EDGEAFFECT_SIMD=") + forced +
-                                   " is not supported by this CPU; unset it to pick the best level automatically");
-        return b;
-      }
-      if (b.supported()) return b;
-    }
-    std::string names;
-    for (const IsaBuild& b : builds()) names += std::string(names.empty() ? "" : ", ") + b.name;
-    throw std::runtime_error(std::string("EDGEAFFECT_SIMD=") + forced + " is not one of the compiled levels: " + names);
+    const std::string& level = selected_cpu_level();
+    for (const IsaBuild& b : builds())
+      if (level == b.name) return b;
+    throw std::runtime_error("internal error: no BDE build for CPU level " + level);
   }();
   return chosen;
 }
@@ -87,11 +68,7 @@ std::string cpu_simd_level() {
   return b.f32 == baseline::run_block_f32 ? baseline::simd_level() : b.name;
 }
 
-std::vector<std::string> compiled_simd_levels() {
-  std::vector<std::string> names;
-  for (const IsaBuild& b : builds()) names.push_back(b.name);
-  return names;
-}
+std::vector<std::string> compiled_simd_levels() { return compiled_cpu_levels(); }
 
 template <typename T>
 void band_differential_entropy_cpu(const FilterBank& bank, const T* x, std::int64_t windows, std::int64_t channels,

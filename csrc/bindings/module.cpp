@@ -4,7 +4,8 @@
 #include "register.h"
 
 PYBIND11_MODULE(_C, m) {
-  m.doc() = "edgeaffect native CPU core (band differential entropy, build facts)";
+  m.doc() = "edgeaffect native CPU core (band differential entropy, fused attention, build facts)";
   edgeaffect::register_info(m);
   edgeaffect::register_bde(m);
+  edgeaffect::register_attention(m);
 }

@@ -6,4 +6,5 @@
 namespace edgeaffect {
 void register_bde(pybind11::module_& m);
 void register_info(pybind11::module_& m);
+void register_attention(pybind11::module_& m);
 }  // namespace edgeaffect

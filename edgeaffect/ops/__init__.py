@@ -1,0 +1,5 @@
+"""Native ops over numpy arrays."""
+
+from .attention import attention, attention_reference
+
+__all__ = ["attention", "attention_reference"]

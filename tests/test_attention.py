@@ -1,0 +1,89 @@
+"""Fused attention (CPU) against the float64 reference, at odd sizes, with
+and without bias, including rows whose scores overflow a naive softmax."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgeaffect.ops import attention, attention_reference
+
+# float32 kernel vs float64 oracle: a few float32 ulps of the outputs.
+ATOL = 2e-6
+
+
+@pytest.mark.parametrize("length", [1, 7, 14, 49, 62, 127, 128])
+@pytest.mark.parametrize("dim", [16, 32, 64, 128])
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_matches_float64_reference(rng, length, dim, with_bias):
+    q, k, v = rng.standard_normal((3, 2, 3, length, dim)).astype(np.float32)
+    bias = rng.standard_normal((3, length, length)).astype(np.float32) if with_bias else None
+    out = attention(q, k, v, bias)
+    ref = attention_reference(q, k, v, bias)
+    assert out.dtype == np.float32 and out.shape == q.shape
+    assert np.abs(out - ref).max() <= ATOL * max(1.0, np.abs(ref).max())
+
+
+def test_rows_that_overflow_a_naive_softmax(rng):
+    q, k, v = rng.standard_normal((3, 1, 2, 62, 32)).astype(np.float32)
+    q *= 200.0  # scores in the thousands: exp() of them overflows float32 and float64
+    with np.errstate(over="ignore", invalid="ignore"):
+        naive = np.exp(np.einsum("bhid,bhjd->bhij", q, k) / np.sqrt(32))
+    assert not np.isfinite(naive).all()
+    out = attention(q, k, v)
+    assert np.isfinite(out).all()
+    # Scores this large lose digits in float32 whatever the kernel: hold it to
+    # flash-attention's rule, at most a few times the error of a stable
+    # float32 computation (numpy, max subtracted) against float64.
+    ref = attention_reference(q, k, v)
+    scores32 = np.einsum("bhid,bhjd->bhij", q, k) * np.float32(32**-0.5)
+    p32 = np.exp(scores32 - scores32.max(-1, keepdims=True))
+    framework = np.einsum("bhij,bhjd->bhid", p32 / p32.sum(-1, keepdims=True), v)
+    assert np.abs(out - ref).max() <= 3 * np.abs(framework - ref).max() + 1e-6
+
+
+def test_window_mask_bias_broadcast(rng):
+    """Swin's shifted windows: bias (windows, heads, L, L) for a batch ordered (images, windows)."""
+    images, windows, heads, length = 2, 4, 3, 49
+    q, k, v = rng.standard_normal((3, images * windows, heads, length, 32)).astype(np.float32)
+    bias = rng.standard_normal((windows, heads, length, length)).astype(np.float32)
+    bias[:, :, :, 40:] = -100.0  # a mask
+    out = attention(q, k, v, bias)
+    np.testing.assert_allclose(out, attention_reference(q, k, v, bias), atol=2e-6)
+    explicit = np.concatenate([attention(q[w::windows], k[w::windows], v[w::windows], bias[w][None]) for w in range(windows)])
+    order = np.argsort(np.concatenate([np.arange(w, images * windows, windows) for w in range(windows)]))
+    np.testing.assert_allclose(out, explicit[order], atol=1e-6)
+
+
+def test_threads_and_scale(rng):
+    q, k, v = rng.standard_normal((3, 5, 6, 62, 32)).astype(np.float32)
+    np.testing.assert_array_equal(attention(q, k, v, threads=1), attention(q, k, v, threads=2))
+    np.testing.assert_allclose(attention(q, k, v, scale=0.3), attention_reference(q, k, v, scale=0.3), atol=2e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"q": np.zeros((2, 62, 32), np.float32)}, r"expected \(batch, heads, L, d\)"),
+        ({"k": np.zeros((1, 1, 61, 32), np.float32)}, "same shape"),
+        ({"q": np.zeros((1, 1, 62, 32), np.int32)}, "dtype int32"),
+        ({"dim": 24}, "d=24 is not supported"),
+        ({"length": 129}, "L=129 is beyond"),
+        ({"bias": np.zeros((5, 5), np.float32)}, "bias has shape"),
+        ({"bias": np.full((62, 62), np.nan, np.float32)}, "NaN"),
+        ({"threads": 0}, "threads=0"),
+    ],
+)
+def test_bad_inputs(kwargs, match):
+    length, dim = kwargs.pop("length", 62), kwargs.pop("dim", 32)
+    base = np.zeros((1, 1, length, dim), np.float32)
+    args = {"q": base, "k": base, "v": base, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        attention(**args)
+
+
+def test_nan_inputs_are_reported(rng):
+    q, k, v = rng.standard_normal((3, 1, 1, 14, 16)).astype(np.float32)
+    k[0, 0, 3, 2] = np.nan
+    with pytest.raises(ValueError, match="k produced non-finite"):
+        attention(q, k, v)
