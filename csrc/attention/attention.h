@@ -16,18 +16,20 @@ constexpr int kMaxLength = 128;
 // and the bias of (b, h) is bias[b % bias_batch][bias_heads == 1 ? 0 : h]
 // (relative-position biases: bias_batch 1; shifted-window masks: bias_batch
 // = windows, with the batch ordered (images, windows)).
-void attention_cpu(const float* q, const float* k, const float* v, const float* bias, std::int64_t batch,
-                   std::int64_t heads, std::int64_t length, std::int64_t dim, std::int64_t bias_batch,
-                   std::int64_t bias_heads, float scale, int threads, float* out);
+// Returns the number of (batch, head) slices whose output is not finite
+// (NaN/inf inputs, or every key of a row masked with -inf).
+std::int64_t attention_cpu(const float* q, const float* k, const float* v, const float* bias, std::int64_t batch,
+                           std::int64_t heads, std::int64_t length, std::int64_t dim, std::int64_t bias_batch,
+                           std::int64_t bias_heads, float scale, int threads, float* out);
 
-// Per-ISA kernel: one (batch, head) slice. scratch holds
-// (dim + 4) * round_up(L, 16) + 64 floats.
-using HeadKernel = void (*)(const float* q, const float* k, const float* v, const float* bias, int length, int dim,
+// Per-ISA kernel: one (batch, head) slice; returns false when an output is
+// NaN or infinite. scratch holds (dim + 4) * round_up(L, 16) + 64 floats.
+using HeadKernel = bool (*)(const float* q, const float* k, const float* v, const float* bias, int length, int dim,
                             float scale, float* scratch, float* out);
 
 #define EDGEAFFECT_DECLARE_ATTENTION_ISA(isa)                                                              \
   namespace isa {                                                                                          \
-  void attention_head(const float*, const float*, const float*, const float*, int, int, float, float*, float*); \
+  bool attention_head(const float*, const float*, const float*, const float*, int, int, float, float*, float*); \
   }
 EDGEAFFECT_DECLARE_ATTENTION_ISA(baseline)
 #if defined(__x86_64__)

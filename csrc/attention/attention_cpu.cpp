@@ -33,9 +33,9 @@ std::size_t scratch_floats(int length, int dim) {
   return static_cast<std::size_t>(dim + 4) * lp + 64;
 }
 
-void attention_cpu(const float* q, const float* k, const float* v, const float* bias, std::int64_t batch,
-                   std::int64_t heads, std::int64_t length, std::int64_t dim, std::int64_t bias_batch,
-                   std::int64_t bias_heads, float scale, int threads, float* out) {
+std::int64_t attention_cpu(const float* q, const float* k, const float* v, const float* bias, std::int64_t batch,
+                           std::int64_t heads, std::int64_t length, std::int64_t dim, std::int64_t bias_batch,
+                           std::int64_t bias_heads, float scale, int threads, float* out) {
   if (length < 1 || length > kMaxLength) throw std::invalid_argument("sequence length must be 1.." + std::to_string(kMaxLength));
   const HeadKernel kernel = select_kernel();
   const std::int64_t jobs = batch * heads, slice = length * dim;
@@ -43,7 +43,8 @@ void attention_cpu(const float* q, const float* k, const float* v, const float* 
   if (threads <= 0) threads = omp_get_max_threads();
 #endif
   (void)threads;
-#pragma omp parallel num_threads(threads) if (threads > 1 && jobs > 1)
+  std::int64_t non_finite = 0;
+#pragma omp parallel num_threads(threads) if (threads > 1 && jobs > 1) reduction(+ : non_finite)
   {
     std::vector<float> scratch(scratch_floats(static_cast<int>(length), static_cast<int>(dim)));
 #pragma omp for schedule(static)
@@ -51,10 +52,12 @@ void attention_cpu(const float* q, const float* k, const float* v, const float* 
       const std::int64_t b = job / heads, h = job % heads;
       const float* bias_bh =
           bias ? bias + ((b % bias_batch) * bias_heads + (bias_heads == 1 ? 0 : h)) * length * length : nullptr;
-      kernel(q + job * slice, k + job * slice, v + job * slice, bias_bh, static_cast<int>(length),
-             static_cast<int>(dim), scale, scratch.data(), out + job * slice);
+      if (!kernel(q + job * slice, k + job * slice, v + job * slice, bias_bh, static_cast<int>(length),
+                  static_cast<int>(dim), scale, scratch.data(), out + job * slice))
+        ++non_finite;
     }
   }
+  return non_finite;
 }
 
 }  // namespace attention

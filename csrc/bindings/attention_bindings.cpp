@@ -17,7 +17,8 @@ namespace {
 
 using Array = py::array_t<float, py::array::c_style>;
 
-Array attention_f32(Array q, Array k, Array v, std::optional<Array> bias, float scale, int threads) {
+// Returns (out, number of (batch, head) slices with a non-finite output).
+py::tuple attention_f32(Array q, Array k, Array v, std::optional<Array> bias, float scale, int threads) {
   if (q.ndim() != 4 || k.ndim() != 4 || v.ndim() != 4) throw std::invalid_argument("q, k, v must be 4-D");
   const std::int64_t b = q.shape(0), h = q.shape(1), l = q.shape(2), d = q.shape(3);
   for (const Array* t : {&k, &v})
@@ -35,11 +36,12 @@ Array attention_f32(Array q, Array k, Array v, std::optional<Array> bias, float 
   Array out({b, h, l, d});
   const float *qp = q.data(), *kp = k.data(), *vp = v.data();
   float* op = out.mutable_data();
+  std::int64_t non_finite = 0;
   {
     py::gil_scoped_release release;
-    attention::attention_cpu(qp, kp, vp, bias_ptr, b, h, l, d, bias_batch, bias_heads, scale, threads, op);
+    non_finite = attention::attention_cpu(qp, kp, vp, bias_ptr, b, h, l, d, bias_batch, bias_heads, scale, threads, op);
   }
-  return out;
+  return py::make_tuple(out, non_finite);
 }
 
 }  // namespace

@@ -97,8 +97,8 @@ def attention(q, k, v, bias=None, scale=None, threads: int | None = None) -> np.
         b = np.ascontiguousarray(_bias_4d(np.asarray(bias, np.float32), q.shape), dtype=np.float32)
         if not np.isfinite(b).all() and not np.isneginf(b).any():
             raise ValueError("bias contains NaN or +inf; masks should use large negative values or -inf")
-    out = _native.cpu_module().attention_f32(q, k, v, b, scale, threads or 0)
-    if not np.isfinite(out).all():
+    out, non_finite = _native.cpu_module().attention_f32(q, k, v, b, scale, threads or 0)
+    if non_finite:
         bad = [name for name, a in (("q", q), ("k", k), ("v", v)) if not np.isfinite(a).all()]
         raise ValueError(f"{', '.join(bad) or 'bias'} produced non-finite attention (NaN/inf inputs, or a row whose "
                          "every key is masked with -inf)")
