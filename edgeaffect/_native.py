@@ -35,7 +35,7 @@ def _cuda_module_or_reason() -> tuple[ModuleType | None, str]:
     except ImportError as exc:
         if "_C_cuda" in str(exc) or "No module named" in str(exc):
             return None, (
-                "edgeaffect was built without its CUDA module (nvcc was not found at build time); rebuild with the "
+                "edgeaffect was built without its CUDA module (nvcc was not found at build time, or EDGEAFFECT_CUDA=OFF); rebuild with the "
                 "CUDA toolkit installed, e.g. `EDGEAFFECT_CUDA=ON pip install .`"
             )
         return None, f"the CUDA module failed to load: {exc}"
