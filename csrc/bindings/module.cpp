@@ -8,4 +8,5 @@ PYBIND11_MODULE(_C, m) {
   edgeaffect::register_info(m);
   edgeaffect::register_bde(m);
   edgeaffect::register_attention(m);
+  edgeaffect::register_rbengine(m);
 }

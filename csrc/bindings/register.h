@@ -7,4 +7,5 @@ namespace edgeaffect {
 void register_bde(pybind11::module_& m);
 void register_info(pybind11::module_& m);
 void register_attention(pybind11::module_& m);
+void register_rbengine(pybind11::module_& m);
 }  // namespace edgeaffect

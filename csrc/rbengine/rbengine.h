@@ -1,0 +1,56 @@
+// A small native forward pass of the RBTransformer (edgeaffect/eeg/model.py):
+// DE tokens (batch, electrodes, bands) -> logits (batch, outputs), with no
+// framework underneath. The GEMMs are hand-written: at these sizes (32
+// tokens x 64-128 features) a loop over transposed weights that the compiler
+// vectorises beats calling into a BLAS, and it keeps the engine free of
+// dependencies that Jetson images may lack. Attention uses our fused kernel.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace edgeaffect {
+namespace rbengine {
+
+struct Config {
+  int electrodes = 0, bands = 0, dim = 0, depth = 0, heads = 0, head_dim = 0, ff = 0, outputs = 0;
+};
+
+// A linear layer stored transposed: wt is (in, out), so y = x Wt + b is a
+// sum of scaled rows (vectorises without reassociating sums).
+struct Linear {
+  int in = 0, out = 0;
+  std::vector<float> wt, b;
+  void forward(const float* x, int rows, float* y) const;
+};
+
+struct LayerNorm {
+  std::vector<float> w, b;
+  void forward(const float* x, int rows, int dim, float* y) const;
+};
+
+struct Block {
+  LayerNorm norm1, norm2;
+  Linear qkv, out, ff1, ff2;
+};
+
+class Engine {
+ public:
+  // weights: torch state_dict names -> float32 arrays (shape implied by cfg).
+  Engine(const Config& cfg, const std::map<std::string, std::vector<float>>& weights);
+  // tokens (batch, electrodes, bands) -> logits (batch, outputs).
+  void forward(const float* tokens, int batch, float* logits) const;
+  const Config& config() const { return cfg_; }
+
+ private:
+  Config cfg_;
+  Linear embed_, head1_, head2_;
+  std::vector<float> electrode_;
+  std::vector<Block> blocks_;
+  LayerNorm norm_;
+};
+
+}  // namespace rbengine
+}  // namespace edgeaffect

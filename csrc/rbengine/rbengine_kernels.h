@@ -1,0 +1,30 @@
+// Per-instruction-set builds of the engine's hot loops (rbengine_cpu_kernel.inc).
+#pragma once
+
+#include <cstdint>
+
+namespace edgeaffect {
+namespace rbengine {
+
+struct Kernels {
+  void (*linear)(const float* x, int rows, int in, int out, const float* wt, const float* b, float* y);
+  void (*gelu)(float* p, std::int64_t n);
+};
+
+#define EDGEAFFECT_DECLARE_RBENGINE_ISA(isa)                                          \
+  namespace isa {                                                                     \
+  void linear(const float*, int, int, int, const float*, const float*, float*);       \
+  void gelu(float*, std::int64_t);                                                    \
+  }
+EDGEAFFECT_DECLARE_RBENGINE_ISA(baseline)
+#if defined(__x86_64__)
+EDGEAFFECT_DECLARE_RBENGINE_ISA(avx2)
+EDGEAFFECT_DECLARE_RBENGINE_ISA(avx512)
+#endif
+#undef EDGEAFFECT_DECLARE_RBENGINE_ISA
+
+// The build for the CPU level in use (cpu_dispatch.h).
+const Kernels& kernels();
+
+}  // namespace rbengine
+}  // namespace edgeaffect
