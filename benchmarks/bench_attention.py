@@ -41,7 +41,6 @@ def numpy_attention(q, k, v, bias, scale):
 def ort_attention(shape, bias, threads):
     """An ONNX Runtime session running the opset-23 Attention op, or (None, reason)."""
     try:
-        import onnx
         import onnxruntime as ort
         from onnx import TensorProto, helper
     except ImportError as exc:
