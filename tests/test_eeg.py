@@ -125,7 +125,7 @@ def test_eeg_model_exports_and_evaluates_in_the_csv_format(tmp_path, rng):
     card = ModelCard(name="eeg-test", version="0", task="binary-heads", labels=HEADS,
                      inputs=(InputSpec("tokens", ("batch", 32, 5)),), preprocessing=Preprocessing("identity"),
                      eval_format="eeg-features-csv", builder="edgeaffect.eeg.model:build_student",
-                     artifacts=(("torch-fp32", str(tmp_path / "w.safetensors")),))
+                     artifacts=(("torch-fp32", str(tmp_path / "w.safetensors")),), architecture=(("heads", 4),))
     register_model(card, replace=True)
     try:
         report = export_model("eeg-test", "onnxruntime-cpu-fp32", val=tmp_path / "eeg.csv", out=tmp_path / "out",
@@ -146,5 +146,12 @@ def test_eeg_model_exports_and_evaluates_in_the_csv_format(tmp_path, rng):
         if _has("openvino"):
             with edgeaffect.load(onnx_path, backend="openvino") as ov:
                 np.testing.assert_allclose(ov.predict(x[:4]).probabilities, result.probabilities, atol=1e-5)
+        # The native engine, through the registry, at parity with ONNX Runtime.
+        with edgeaffect.load("eeg-test", backend="native") as native:
+            assert native.precision == "fp32" and native.backend.metadata["heads"] == 4
+            np.testing.assert_allclose(native.predict(x[:4]).probabilities, result.probabilities, atol=1e-5)
+        native_metrics = evaluate("eeg-test", tmp_path / "eeg.csv", backend="native")
+        for key in ("valence_accuracy", "arousal_balanced_accuracy"):
+            assert abs(native_metrics[key] - metrics[key]) < 1e-9
     finally:
         unregister_model("eeg-test")

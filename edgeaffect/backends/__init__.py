@@ -12,6 +12,7 @@ from ..errors import BackendUnavailableError
 from . import hardware
 from .base import Backend, Request, backend_names, create_backend, register_backend
 from .onnxruntime_backend import OnnxRuntimeBackend
+from .native_backend import NativeBackend
 from .openvino_backend import OpenVinoBackend
 from .tensorrt_backend import TensorRtBackend
 from .torch_backend import TorchBackend
@@ -62,6 +63,6 @@ def describe_backends() -> dict[str, list[str]]:
     return out
 
 
-__all__ = ["Backend", "OnnxRuntimeBackend", "OpenVinoBackend", "Request", "TensorRtBackend", "TorchBackend",
+__all__ = ["Backend", "NativeBackend", "OnnxRuntimeBackend", "OpenVinoBackend", "Request", "TensorRtBackend", "TorchBackend",
            "auto_priority", "backend_names", "create_backend", "describe_backends", "register_backend",
            "select_backend"]

@@ -90,6 +90,9 @@ class ModelCard:
     eval_format: str = ""  # a name in edgeaffect.evaluation.datasets
     builder: Optional[str] = None
     description: str = ""
+    # Architecture facts a backend may need beyond the weights, e.g. the
+    # attention heads of an RBTransformer for the native engine.
+    architecture: tuple[tuple[str, object], ...] = ()
 
     def artifact_map(self) -> dict[str, str]:
         return dict(self.artifacts)
