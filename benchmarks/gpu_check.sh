@@ -26,5 +26,7 @@ status=${PIPESTATUS[0]}
 
 echo "== BDE benchmark with the CUDA kernel"
 "$py" benchmarks/bench_bde.py --impl cuda --no-loop --repeats 20 2>&1 | tee "$out/gpu_check_bench_bde.log"
-if [ "$out" != "benchmarks/results" ]; then cp benchmarks/results/bde-*.json benchmarks/results/bde-*.md "$out"/ 2>/dev/null; fi
+echo "== attention: CUDA kernel vs torch SDPA on the GPU"
+"$py" benchmarks/bench_attention_gpu.py 2>&1 | tee "$out/gpu_check_bench_attention.log"
+if [ "$out" != "benchmarks/results" ]; then cp benchmarks/results/bde-*.json benchmarks/results/bde-*.md benchmarks/results/attention-gpu-*.json benchmarks/results/attention-gpu-*.md "$out"/ 2>/dev/null; fi
 exit "$status"

@@ -90,3 +90,25 @@ def test_nan_inputs_are_reported(rng):
     k[0, 0, 3, 2] = np.nan
     with pytest.raises(ValueError, match="k produced non-finite"):
         attention(q, k, v)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+@pytest.mark.parametrize("length,dim", [(1, 16), (14, 32), (49, 32), (62, 32), (127, 64), (128, 128)])
+def test_cuda_kernel_matches_cpu_kernel(rng, dtype, length, dim):
+    from edgeaffect import _native
+
+    reason = _native.cuda_module_reason()
+    if reason:
+        pytest.skip(reason)
+    cupy = pytest.importorskip("cupy", reason="CuPy is needed for GPU arrays")
+    q, k, v = rng.standard_normal((3, 3, 2, length, dim)).astype(np.float32)
+    bias = rng.standard_normal((2, length, length)).astype(np.float32)
+    cpu = attention(q, k, v, bias)
+    gpu = attention(*(cupy.asarray(a.astype(dtype)) for a in (q, k, v)), bias=cupy.asarray(bias))
+    assert gpu.dtype == dtype
+    ref = attention_reference(*(a.astype(dtype).astype(np.float64) for a in (q, k, v)), bias)
+    tolerance = 2e-5 if dtype == "float32" else 2e-3  # float16 storage of the output
+    assert np.abs(cupy.asnumpy(gpu).astype(np.float64) - ref).max() <= tolerance
+    if dtype == "float32":
+        assert np.abs(cupy.asnumpy(gpu) - cpu).max() <= tolerance

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "../bde/bde.h"
+#include "../attention/attention_cuda.h"
 #include "../bde/bde_cuda.h"
 
 namespace py = pybind11;
@@ -107,4 +108,19 @@ PYBIND11_MODULE(_C_cuda, m) {
         py::arg("log_base"));
   m.def("bde_device_f32", &bde_device<float>);
   m.def("bde_device_f64", &bde_device<double>);
+  // Attention on device pointers (from __cuda_array_interface__ on the Python side).
+  m.def("attention_device", [](std::uintptr_t q, std::uintptr_t k, std::uintptr_t v, std::uintptr_t bias,
+                               std::uintptr_t out, long long batch, int heads, int length, int dim,
+                               long long bias_batch, int bias_heads, float scale, bool half) {
+    py::gil_scoped_release release;
+    const float* b = reinterpret_cast<const float*>(bias);
+    if (half)
+      attention::attention_cuda_f16(reinterpret_cast<const void*>(q), reinterpret_cast<const void*>(k),
+                                    reinterpret_cast<const void*>(v), b, batch, heads, length, dim, bias_batch,
+                                    bias_heads, scale, reinterpret_cast<void*>(out));
+    else
+      attention::attention_cuda_f32(reinterpret_cast<const float*>(q), reinterpret_cast<const float*>(k),
+                                    reinterpret_cast<const float*>(v), b, batch, heads, length, dim, bias_batch,
+                                    bias_heads, scale, reinterpret_cast<float*>(out));
+  });
 }

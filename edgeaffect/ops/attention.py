@@ -31,18 +31,21 @@ def attention_reference(q, k, v, bias=None, scale=None) -> np.ndarray:
     return np.einsum("bhij,bhjd->bhid", p, v64)
 
 
-def _bias_4d(bias: np.ndarray, shape: tuple) -> np.ndarray:
+def _bias_shape(bias_shape: tuple, shape: tuple) -> tuple:
+    """The 4-D (bias_batch, 1 or heads, L, L) form of a bias shape, checked against q's shape."""
     _, heads, length, _ = shape
-    if bias.ndim == 2:
-        bias = bias[None, None]
-    elif bias.ndim == 3:
-        bias = bias[None]
-    if bias.ndim != 4 or bias.shape[2:] != (length, length) or bias.shape[1] not in (1, heads):
-        raise ValueError(f"bias has shape {bias.shape}; expected (L, L), (heads, L, L) or (bias_batch, 1 or heads, L, L) "
-                         f"with L={length}, heads={heads}")
-    if shape[0] % bias.shape[0]:
-        raise ValueError(f"bias batch {bias.shape[0]} must divide the batch {shape[0]} (bias of sequence b is b % bias_batch)")
-    return bias
+    full = (1, 1) + tuple(bias_shape) if len(bias_shape) == 2 else (1,) + tuple(bias_shape) if len(bias_shape) == 3 \
+        else tuple(bias_shape)
+    if len(full) != 4 or full[2:] != (length, length) or full[1] not in (1, heads):
+        raise ValueError(f"bias has shape {tuple(bias_shape)}; expected (L, L), (heads, L, L) or "
+                         f"(bias_batch, 1 or heads, L, L) with L={length}, heads={heads}")
+    if shape[0] % full[0]:
+        raise ValueError(f"bias batch {full[0]} must divide the batch {shape[0]} (bias of sequence b is b % bias_batch)")
+    return full
+
+
+def _bias_4d(bias: np.ndarray, shape: tuple) -> np.ndarray:
+    return bias.reshape(_bias_shape(bias.shape, shape))
 
 
 def attention(q, k, v, bias=None, scale=None, threads: int | None = None) -> np.ndarray:
@@ -51,6 +54,8 @@ def attention(q, k, v, bias=None, scale=None, threads: int | None = None) -> np.
     Args:
         q, k, v: float32 arrays of one shape (batch, heads, L, d), L <= 128,
             d in (16, 32, 64, 128); other float arrays are converted to float32.
+        GPU arrays (CuPy, float32 or float16, C-contiguous) run the CUDA
+            kernel and give a CuPy array of the same dtype.
         bias: optional additive bias broadcast over the batch: (L, L),
             (heads, L, L), or (bias_batch, 1 or heads, L, L) where sequence b
             takes bias[b % bias_batch] (Swin's shifted-window masks, with the
@@ -66,11 +71,10 @@ def attention(q, k, v, bias=None, scale=None, threads: int | None = None) -> np.
         >>> bool(np.abs(out - attention_reference(q, k, v)).max() < 1e-5)
         True
     """
+    if any(hasattr(a, "__cuda_array_interface__") for a in (q, k, v)):
+        return _attention_cuda(q, k, v, bias, scale)
     arrays = []
     for name, a in (("q", q), ("k", k), ("v", v)):
-        if hasattr(a, "__cuda_array_interface__"):
-            raise ValueError(f"{name} is a GPU array; the CUDA attention kernel is not built yet (issue #6): "
-                             "copy it to the host")
         a = np.asarray(a)
         if a.dtype.kind != "f":
             raise ValueError(f"{name} has dtype {a.dtype}; expected float32")
@@ -102,4 +106,34 @@ def attention(q, k, v, bias=None, scale=None, threads: int | None = None) -> np.
         bad = [name for name, a in (("q", q), ("k", k), ("v", v)) if not np.isfinite(a).all()]
         raise ValueError(f"{', '.join(bad) or 'bias'} produced non-finite attention (NaN/inf inputs, or a row whose "
                          "every key is masked with -inf)")
+    return out
+
+
+def _attention_cuda(q, k, v, bias, scale):
+    """The CUDA kernel on CuPy arrays (float32 or float16; math in float32)."""
+    try:
+        import cupy
+    except ImportError as exc:
+        raise ImportError("attention on GPU arrays needs CuPy (pip install cupy-cuda12x or -cuda13x)") from exc
+    module = _native.cuda_module()
+    q, k, v = (cupy.asarray(a) for a in (q, k, v))
+    if q.dtype not in (cupy.float32, cupy.float16) or k.dtype != q.dtype or v.dtype != q.dtype:
+        raise ValueError(f"GPU q, k, v must share dtype float32 or float16; got {q.dtype}, {k.dtype}, {v.dtype}")
+    if q.ndim != 4 or k.shape != q.shape or v.shape != q.shape or 0 in q.shape:
+        raise ValueError(f"q {q.shape}, k {k.shape}, v {v.shape}: expected one non-empty (batch, heads, L, d) shape")
+    batch, heads, length, dim = q.shape
+    if length > MAX_LENGTH or dim not in SUPPORTED_DIMS:
+        raise ValueError(f"L={length}, d={dim}: the kernel takes L <= {MAX_LENGTH} and d in {SUPPORTED_DIMS}")
+    q, k, v = (cupy.ascontiguousarray(a) for a in (q, k, v))
+    b = None
+    if bias is not None:
+        gpu_bias = cupy.asarray(bias, dtype=cupy.float32)
+        b = cupy.ascontiguousarray(gpu_bias.reshape(_bias_shape(gpu_bias.shape, q.shape)))
+    out = cupy.empty_like(q)
+    scale = dim**-0.5 if scale is None else float(scale)
+    module.attention_device(q.data.ptr, k.data.ptr, v.data.ptr, 0 if b is None else b.data.ptr, out.data.ptr,
+                            batch, heads, length, dim, 1 if b is None else b.shape[0], 1 if b is None else b.shape[1],
+                            scale, q.dtype == cupy.float16)
+    if not bool(cupy.isfinite(out).all()):
+        raise ValueError("q, k, v or bias produced non-finite attention (NaN/inf inputs, or a fully masked row)")
     return out
