@@ -68,3 +68,34 @@ def test_missing_electrodes_are_explicit(tmp_path, rng):
         trials_to_features([trial])
     table = trials_to_features([trial], fill="mean")
     assert np.count_nonzero(table.tokens[0].any(axis=1)) == 0  # none of DEAP's 32 is on a Muse: all "no information"
+
+
+def test_dreamer_mat(tmp_path, rng):
+    from scipy.io import savemat
+
+    from edgeaffect.eeg.raw import read_dreamer_mat
+
+    emotiv = ["AF3", "F7", "F3", "FC5", "T7", "P7", "O1", "O2", "P8", "T8", "FC6", "F4", "F8", "AF4"]
+
+    def subject(seed):
+        r = np.random.default_rng(seed)
+        clips = np.empty(3, dtype=object)
+        for i in range(3):
+            clips[i] = sine_trials(r, 1, 14, 128 * 4, 128.0, emotiv.index("O1"))[0].T  # (samples, 14)
+        return {"Age": 30, "EEG": {"stimuli": clips, "baseline": clips}, "ScoreValence": np.array([4, 2, 3]),
+                "ScoreArousal": np.array([1, 5, 4])}
+
+    data = np.empty(2, dtype=object)
+    data[0], data[1] = subject(1), subject(2)
+    electrodes = np.empty(14, dtype=object)
+    electrodes[:] = emotiv
+    savemat(tmp_path / "DREAMER.mat", {"DREAMER": {"Data": data, "EEG_SamplingRate": 128, "EEG_Electrodes": electrodes}})
+    trials = read_dreamer_mat(tmp_path / "DREAMER.mat")
+    assert len(trials) == 6 and [t.subject for t in trials] == [1, 1, 1, 2, 2, 2]
+    assert [(t.valence_high, t.arousal_high) for t in trials[:3]] == [(1, 0), (0, 1), (0, 1)]
+    assert trials[0].data.shape == (14, 512) and trials[0].channels[6] == "O1"
+    with pytest.raises(ValueError, match="lacks electrodes"):  # 14 Emotiv channels, not DEAP's 32
+        trials_to_features(trials)
+    table = trials_to_features(trials, fill="mean")
+    o1 = DEAP_32.index("O1")
+    assert table.tokens[0, o1, 2] > np.delete(table.tokens[0, :, 2], o1).max()

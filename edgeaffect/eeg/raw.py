@@ -10,6 +10,11 @@ native BDE kernel.
   with `label` (15 trials: 1 positive, 0 neutral, -1 negative). High
   valence = positive; SEED has no arousal rating (-1 there).
 
+- DREAMER `DREAMER.mat`: a struct `DREAMER` with `EEG_SamplingRate` (128),
+  `EEG_Electrodes` (14 Emotiv EPOC names) and `Data`, one struct per
+  subject with `EEG.stimuli` (18 clips, each samples x 14) and
+  `ScoreValence` / `ScoreArousal` (1-5). High = score > 3.
+
 Every trial becomes the mean DE token of its 1 s windows (DEAP bands, the
 bands of our feature files), mapped by electrode name onto the model's
 electrodes (`ChannelMap`: missing electrodes are an error unless
@@ -90,6 +95,31 @@ def read_seed_mat(path: str | Path, label_path: str | Path, subject: int | None 
             raise ValueError(f"{path}:{key} has {data.shape[0]} channels; SEED has {len(SEED_62)}")
         out.append(RawTrial(subject, number, np.ascontiguousarray(data), 200.0, SEED_62,
                             int(labels[number - 1] > 0), -1))
+    return out
+
+
+def read_dreamer_mat(path: str | Path) -> list[RawTrial]:
+    """All subjects' stimulus trials of DREAMER.mat."""
+    from scipy.io import loadmat
+
+    path = Path(path)
+    try:
+        root = loadmat(str(path), squeeze_me=True, struct_as_record=False)["DREAMER"]
+    except KeyError:
+        raise ValueError(f"{path}: no 'DREAMER' struct (is this DREAMER.mat?)") from None
+    fs = float(root.EEG_SamplingRate)
+    electrodes = tuple(str(e) for e in np.atleast_1d(root.EEG_Electrodes))
+    out = []
+    for s_index, subject in enumerate(np.atleast_1d(root.Data), start=1):
+        stimuli = np.atleast_1d(subject.EEG.stimuli)
+        valence, arousal = np.atleast_1d(subject.ScoreValence), np.atleast_1d(subject.ScoreArousal)
+        for t_index, clip in enumerate(stimuli, start=1):
+            data = np.asarray(clip, dtype=np.float64)
+            if data.ndim != 2 or data.shape[1] != len(electrodes):
+                raise ValueError(f"{path}: subject {s_index} clip {t_index} has shape {data.shape}; expected "
+                                 f"(samples, {len(electrodes)})")
+            out.append(RawTrial(s_index, t_index, np.ascontiguousarray(data.T), fs, electrodes,
+                                int(valence[t_index - 1] > 3), int(arousal[t_index - 1] > 3)))
     return out
 
 
