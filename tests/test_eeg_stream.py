@@ -1,0 +1,145 @@
+"""EEGEmotionStream: results at the expected rate with correct timestamps,
+and every fault (bad chunks, gaps, slow consumers, failing sources)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import data_path
+from edgeaffect.eeg.electrodes import DEAP_32
+from edgeaffect.eeg.stream import EEGEmotionStream, FileReplaySource
+
+FS = 128.0
+
+
+@pytest.fixture(scope="module")
+def eeg_model(tmp_path_factory):
+    """A real (briefly trained) RBTransformer student, exported to ONNX."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    from safetensors.torch import save_file
+
+    import edgeaffect
+    from edgeaffect.eeg.features import HEADS
+    from edgeaffect.eeg.model import STUDENT
+    from edgeaffect.eeg.train import TrainConfig, fit
+    from edgeaffect.export.pipeline import export_model
+    from edgeaffect.models import InputSpec, ModelCard, Preprocessing, register_model
+
+    root = tmp_path_factory.mktemp("eeg_stream")
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((64, 32, 5)).astype(np.float32), rng.integers(0, 2, (64, 2))
+    model, _ = fit(STUDENT, x, y, TrainConfig(epochs=1), seed=0)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(root / "w.safetensors"))
+    register_model(ModelCard(name="eeg-stream-test", version="0", task="binary-heads", labels=HEADS,
+                             inputs=(InputSpec("tokens", ("batch", 32, 5)),), preprocessing=Preprocessing("identity"),
+                             eval_format="eeg-features-csv", builder="edgeaffect.eeg.model:build_student",
+                             artifacts=(("torch-fp32", str(root / "w.safetensors")),)), replace=True)
+    onnx_path = export_model("eeg-stream-test", "onnxruntime-cpu-fp32", out=root, progress=False)["artifacts"]["onnx-fp32"]
+    return edgeaffect.load(onnx_path, backend="onnxruntime", threads=1)
+
+
+class ArraySource:
+    """A source over an array, chunked, with optional faults injected."""
+
+    def __init__(self, data, chunk=13, timestamps=None, nan_chunk=None, fail_after=None, channels=DEAP_32):
+        self.fs, self.channels, self.data, self.chunk = FS, tuple(channels), data, chunk
+        self.timestamps = np.arange(data.shape[1]) / FS if timestamps is None else timestamps
+        self.nan_chunk, self.fail_after = nan_chunk, fail_after
+
+    def chunks(self):
+        for i, s in enumerate(range(0, self.data.shape[1], self.chunk)):
+            if self.fail_after is not None and i == self.fail_after:
+                raise ConnectionError("headset disconnected")
+            block = self.data[:, s : s + self.chunk].copy()
+            if i == self.nan_chunk:
+                block[3, 2] = np.nan
+            yield self.timestamps[s : s + self.chunk], block
+
+
+def signal(seconds, rng):
+    return (rng.standard_normal((32, int(seconds * FS))) * 10).astype(np.float32)
+
+
+def test_results_rate_and_timestamps(eeg_model, rng):
+    seconds, calibration = 20, 5
+    stream = EEGEmotionStream(ArraySource(signal(seconds, rng)), model=eeg_model, calibration_windows=calibration)
+    results = list(stream)
+    windows = int((seconds * FS - FS) // (FS / 2)) + 1  # 1 s windows, 0.5 s hop
+    assert stream.stats.windows == windows and len(results) == windows - calibration
+    assert stream.stats.stopped_because == "source ended"
+    for k, r in enumerate(results, start=calibration):
+        assert r.t_start == pytest.approx(k * 0.5) and r.t_end == pytest.approx(k * 0.5 + 1.0)
+        assert set(r.probabilities) == {"valence_high", "arousal_high"}
+        assert all(0.0 <= p <= 1.0 for p in r.probabilities.values()) and r.latency_ms >= 0
+
+
+def test_bad_chunk_is_dropped_and_counted(eeg_model, rng):
+    stream = EEGEmotionStream(ArraySource(signal(12, rng), nan_chunk=40), model=eeg_model, calibration_windows=3)
+    results = list(stream)
+    assert stream.stats.bad_chunks == 1 and results
+    assert all(np.isfinite(list(r.probabilities.values())).all() for r in results)
+
+
+def test_gap_restarts_windows(eeg_model, rng):
+    data = signal(10, rng)
+    timestamps = np.arange(data.shape[1]) / FS
+    timestamps[600:] += 3.0  # 3 s of samples never arrived
+    stream = EEGEmotionStream(ArraySource(data, timestamps=timestamps), model=eeg_model, calibration_windows=2)
+    results = list(stream)
+    assert stream.stats.gaps == 1
+    gap_start, gap_end = timestamps[599], timestamps[600]
+    assert not any(r.t_start < gap_end and r.t_end > gap_start + 1 / FS for r in results)  # no window spans the gap
+    assert any(r.t_start >= gap_end for r in results)
+
+
+def test_slow_consumer_drops_oldest(eeg_model, rng):
+    stream = EEGEmotionStream(ArraySource(signal(15, rng)), model=eeg_model, calibration_windows=2, queue_size=4)
+    stream.start()
+    stream._thread.join(timeout=30)  # consume nothing until the source has ended
+    results = list(stream)
+    assert len(results) == 4 and stream.stats.dropped_results == stream.stats.results - 4
+    assert results[-1].t_end == pytest.approx(15.0)  # the newest are kept
+
+
+def test_failing_source_and_callback(eeg_model, rng):
+    seen = []
+    stream = EEGEmotionStream(ArraySource(signal(20, rng), fail_after=60), model=eeg_model, calibration_windows=2,
+                              on_result=seen.append)
+    results = list(stream)
+    assert "headset disconnected" in stream.stats.stopped_because
+    assert results == seen and len(results) > 0
+
+
+def test_missing_electrodes_need_an_explicit_choice(eeg_model, rng):
+    muse = ArraySource(rng.standard_normal((4, 2000)).astype(np.float32), channels=("TP9", "AF7", "AF8", "TP10"))
+    with pytest.raises(ValueError, match="lacks electrodes"):
+        EEGEmotionStream(muse, model=eeg_model)
+
+
+@pytest.mark.data
+def test_replay_of_a_real_recording(eeg_model):
+    source = FileReplaySource(data_path("eeg", "raw", "muse_mental_state", "subjecta-relaxed-1.csv"), speed=0)
+    stream = EEGEmotionStream(source, model=eeg_model, fill="mean", calibration_windows=10)
+    results = list(stream)
+    duration = source.recording.data.shape[1] / source.fs
+    assert len(results) == stream.stats.windows - 10 and abs(results[-1].t_end - duration) < 1.0
+
+
+def test_file_replay_runs_at_the_requested_speed(eeg_model, tmp_path, rng):
+    import time
+
+    fs, seconds = 256.0, 4.0
+    n = int(fs * seconds)
+    rows = np.column_stack([1_500_000_000 + np.arange(n) / fs, rng.standard_normal((n, 5)) * 10])
+    path = tmp_path / "muse.csv"
+    np.savetxt(path, rows, delimiter=",", header="timestamps,TP9,AF7,AF8,TP10,Right AUX", comments="", fmt="%.6f")
+    source = FileReplaySource(path, speed=4.0, chunk_s=0.05)
+    assert source.fs == pytest.approx(fs, rel=1e-3)
+    stream = EEGEmotionStream(source, model=eeg_model, fill="mean", calibration_windows=2)
+    started = time.perf_counter()
+    results = list(stream)
+    elapsed = time.perf_counter() - started
+    assert len(results) == int((n - fs) // (fs / 2)) + 1 - 2
+    assert 0.9 * seconds / 4 <= elapsed  # not faster than 4x real time (no upper bound: shared machines are slow)
