@@ -151,7 +151,11 @@ def test_eeg_model_exports_and_evaluates_in_the_csv_format(tmp_path, rng):
             assert native.precision == "fp32" and native.backend.metadata["heads"] == 4
             np.testing.assert_allclose(native.predict(x[:4]).probabilities, result.probabilities, atol=1e-5)
         native_metrics = evaluate("eeg-test", tmp_path / "eeg.csv", backend="native")
+        with edgeaffect.load(onnx_path, backend="onnxruntime") as predictor:
+            probs = predictor.predict(x).probabilities
+        # Decisions can only differ for probabilities within rounding of the 0.5 threshold.
+        near = int((np.abs(probs - 0.5) < 1e-5).sum())
         for key in ("valence_accuracy", "arousal_balanced_accuracy"):
-            assert abs(native_metrics[key] - metrics[key]) < 1e-9
+            assert abs(native_metrics[key] - metrics[key]) <= 2 * near / n + 1e-12
     finally:
         unregister_model("eeg-test")
