@@ -70,6 +70,23 @@ def _cmd_bde(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_eeg(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from .eeg.stream import EEGEmotionStream, FileReplaySource
+
+    if not args.file:
+        raise ValueError("give --file PATH (.edf or muse-lsl .csv); BrainFlow and LSL sources are not implemented yet")
+    source = FileReplaySource(args.file, speed=args.speed, repair_crlf=args.repair_crlf)
+    stream = EEGEmotionStream(source, model=args.model, window_s=args.window, hop_s=args.hop,
+                              calibration_windows=args.calibration, fill=args.fill, backend=args.backend)
+    with stream:
+        for result in stream:
+            print(json.dumps(asdict(result)), flush=True)
+    print(json.dumps({"stats": asdict(stream.stats)}), file=sys.stderr)
+    return 0
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     from .export.pipeline import export_model
 
@@ -166,6 +183,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calib-samples", type=int, help="calibration samples (default: the profile's)")
     p.add_argument("--force", action="store_true", help="keep a quantised artifact that fails the accuracy gate")
     p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("eeg", help="live valence/arousal from an EEG source, as JSON lines")
+    p.add_argument("--file", help="replay a recording (.edf or muse-lsl .csv)")
+    p.add_argument("--model", required=True, help="binary-heads EEG model: registered name or artifact path")
+    p.add_argument("--speed", type=float, default=1.0, help="replay speed: 1 real time, 0 as fast as possible")
+    p.add_argument("--window", type=float, default=1.0, help="window length in seconds")
+    p.add_argument("--hop", type=float, default=0.5, help="hop between windows in seconds")
+    p.add_argument("--calibration", type=int, default=30, help="windows that learn this user's standardisation")
+    p.add_argument("--fill", choices=["error", "mean"], default="error",
+                   help="electrodes the device lacks: an error, or fed as 'no information'")
+    p.add_argument("--backend", default="auto")
+    p.add_argument("--repair-crlf", action="store_true", help="repair an EDF file copied in text mode")
+    p.set_defaults(func=_cmd_eeg)
 
     p = sub.add_parser("train", help="train and evaluate a model subject-independently (eeg)")
     p.add_argument("task", choices=["eeg"], help="what to train")

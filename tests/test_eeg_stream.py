@@ -37,7 +37,9 @@ def eeg_model(tmp_path_factory):
                              eval_format="eeg-features-csv", builder="edgeaffect.eeg.model:build_student",
                              artifacts=(("torch-fp32", str(root / "w.safetensors")),)), replace=True)
     onnx_path = export_model("eeg-stream-test", "onnxruntime-cpu-fp32", out=root, progress=False)["artifacts"]["onnx-fp32"]
-    return edgeaffect.load(onnx_path, backend="onnxruntime", threads=1)
+    predictor = edgeaffect.load(onnx_path, backend="onnxruntime", threads=1)
+    predictor.artifact_path = onnx_path
+    return predictor
 
 
 class ArraySource:
@@ -143,3 +145,26 @@ def test_file_replay_runs_at_the_requested_speed(eeg_model, tmp_path, rng):
     elapsed = time.perf_counter() - started
     assert len(results) == int((n - fs) // (fs / 2)) + 1 - 2
     assert 0.9 * seconds / 4 <= elapsed  # not faster than 4x real time (no upper bound: shared machines are slow)
+
+
+def test_eeg_command_prints_json_lines(eeg_model, tmp_path, rng):
+    import json
+    import subprocess
+    import sys
+
+    from conftest import OUTSIDE_SOURCE
+
+    fs, n = 256.0, 256 * 6
+    rows = np.column_stack([np.arange(n) / fs, rng.standard_normal((n, 5)) * 10])
+    path = tmp_path / "muse.csv"
+    np.savetxt(path, rows, delimiter=",", header="timestamps,TP9,AF7,AF8,TP10,Right AUX", comments="", fmt="%.6f")
+    cmd = [sys.executable, "-m", "edgeaffect", "eeg", "--file", str(path), "--model", eeg_model.artifact_path,
+           "--speed", "0", "--fill", "mean", "--calibration", "3", "--backend", "onnxruntime"]
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=OUTSIDE_SOURCE)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == int((n - fs) // (fs / 2)) + 1 - 3
+    assert set(lines[0]) == {"t_start", "t_end", "probabilities", "latency_ms"}
+    assert json.loads(result.stderr.strip().splitlines()[-1])["stats"]["stopped_because"] == "source ended"
+    missing = subprocess.run(cmd[:-6] + ["--backend", "onnxruntime"], capture_output=True, text=True, cwd=OUTSIDE_SOURCE)
+    assert missing.returncode == 2 and "lacks electrodes" in missing.stderr
