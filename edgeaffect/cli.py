@@ -222,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .runtime.errors import EdgeAffectError
+    from .errors import EdgeAffectError
 
     try:
         return args.func(args)

@@ -1,6 +1,6 @@
 """The runtime for apps: load a model, predict, get typed results."""
 
-from .errors import (
+from ..errors import (
     ArtifactMismatchError,
     BackendUnavailableError,
     CorruptArtifactError,

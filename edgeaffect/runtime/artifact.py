@@ -16,7 +16,7 @@ from typing import Optional
 
 from .. import __version__
 from ..models.card import InputSpec, ModelCard, Preprocessing
-from .errors import ArtifactMismatchError, CorruptArtifactError
+from ..errors import ArtifactMismatchError, CorruptArtifactError
 from .onnx_proto import read_onnx_header
 
 PREFIX = "edgeaffect."

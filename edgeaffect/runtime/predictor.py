@@ -12,7 +12,7 @@ from ..backends import Backend, Request, select_backend
 from ..models import get_card
 from ..models.registry import ARTIFACT_DIR, list_models
 from .artifact import PRECISIONS, ArtifactInfo, read_artifact
-from .errors import ArtifactMismatchError, InputError
+from ..errors import ArtifactMismatchError, InputError
 from .preprocessing import run_preprocessing
 from .results import BinaryHeadsResult, ClassificationResult, sigmoid, softmax
 

@@ -7,7 +7,7 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 
 _steps: dict[str, Callable[..., np.ndarray]] = {}
 
