@@ -131,13 +131,64 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .faces import FacePipeline
+    from .faces.pipeline import draw
+    from .faces.sources import is_image, read_image, video_frames
+
+    source = args.camera if args.camera is not None else args.source
+    if source is None:
+        raise ValueError("give an IMAGE or VIDEO path, or --camera N")
+    single = args.camera is None and is_image(source)
+    with FacePipeline(args.model, detector=args.detector, mode="image" if single else "video",
+                      backend=args.backend, precision=args.precision, threads=args.threads) as pipeline:
+        if single:
+            frame = read_image(source)
+            result = pipeline.process(frame)
+            print(result.to_json(), flush=True)
+            if args.out:
+                import cv2
+
+                cv2.imwrite(args.out, draw(frame, result))
+            return 0
+        writer = None
+        try:
+            for frame, timestamp, fps in video_frames(source, args.max_frames):
+                result = pipeline.process(frame, timestamp)
+                print(result.to_json(), flush=True)
+                if args.out:
+                    import cv2
+
+                    if writer is None:
+                        writer = cv2.VideoWriter(args.out, cv2.VideoWriter_fourcc(*"mp4v"), fps,
+                                                 (frame.shape[1], frame.shape[0]))
+                    writer.write(draw(frame, result))
+        finally:
+            if writer is not None:
+                writer.release()
+    return 0
+
+
+def _cmd_train_fer(args: argparse.Namespace) -> int:
+    from .fer.train import FerTrainConfig, train_fer
+
+    defaults = FerTrainConfig()
+    config = FerTrainConfig(model=args.model, epochs=args.epochs or defaults.epochs,
+                            batch_size=args.batch_size, lr=args.lr or defaults.lr, compile=args.compile)
+    report = train_fer(args.data, args.out, config, seed=args.seed, teacher=args.teacher)
+    best = report["best"]
+    print(f"{args.model}: {report['parameters']:,} parameters; best val accuracy {best['accuracy']:.4f} "
+          f"(macro-F1 {best['macro_f1']:.4f}) at epoch {best['epoch']}; {Path(args.out) / 'report.json'}")
+    return 0
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
-    if args.task != "eeg":
-        raise ValueError(f"edgeaffect train {args.task}: only 'eeg' is implemented so far")
+    if args.task == "fer":
+        return _cmd_train_fer(args)
     from .eeg.train import TrainConfig, cross_validate
 
     state = cross_validate(args.data, args.out, extra=tuple(args.extra or ()), folds=args.folds, seed=args.seed,
-                           tc=TrainConfig(epochs=args.epochs))
+                           tc=TrainConfig(epochs=args.epochs or TrainConfig().epochs))
     print(f"subject-independent {args.folds}-fold results (mean +- std over folds), {Path(args.out) / 'cv.json'}:")
     for model, metrics in state["summary"].items():
         cells = [f"{k.replace('_balanced_accuracy', ' bal.acc')} {m:.3f}+-{s:.3f}" for k, (m, s) in metrics.items()
@@ -198,14 +249,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repair-crlf", action="store_true", help="repair an EDF file copied in text mode")
     p.set_defaults(func=_cmd_eeg)
 
-    p = sub.add_parser("train", help="train and evaluate a model subject-independently (eeg)")
-    p.add_argument("task", choices=["eeg"], help="what to train")
-    p.add_argument("--data", required=True, help="band-feature CSV whose subjects are cross-validated")
-    p.add_argument("--extra", action="append", help="more band-feature CSVs, used for training only")
-    p.add_argument("--folds", type=int, default=5, help="subject folds (default 5)")
-    p.add_argument("--epochs", type=int, default=60)
+    p = sub.add_parser("run", help="faces and their expressions in an image, a video or a camera, as JSON lines")
+    p.add_argument("source", nargs="?", help="an image or video file")
+    p.add_argument("--camera", type=int, help="camera index (instead of a file)")
+    p.add_argument("--model", default="fer", help="registered model or artifact path (default fer)")
+    p.add_argument("--detector", default="auto",
+                   help="'auto' (BlazeFace if mediapipe is installed, else Haar), 'blazeface', 'haar', or a YuNet .onnx file")
+    p.add_argument("--backend", default="auto")
+    p.add_argument("--precision", default="auto")
+    p.add_argument("--threads", type=int)
+    p.add_argument("--max-frames", type=int, help="stop after this many video frames")
+    p.add_argument("--out", help="write the annotated image or video (.mp4) here")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("train", help="train a model: eeg (subject-independent CV) or fer (FER2013 folders)")
+    p.add_argument("task", choices=["eeg", "fer"], help="what to train")
+    p.add_argument("--data", required=True,
+                   help="eeg: band-feature CSV whose subjects are cross-validated; fer: folder with train/ and val/")
+    p.add_argument("--extra", action="append", help="eeg: more band-feature CSVs, used for training only")
+    p.add_argument("--folds", type=int, default=5, help="eeg: subject folds (default 5)")
+    p.add_argument("--epochs", type=int, default=None, help="default: eeg 60, fer 10")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="runs/eeg", help="output folder (cv.json is checkpointed there; reruns resume)")
+    p.add_argument("--out", required=True, help="output folder (checkpointed there; a rerun resumes)")
+    p.add_argument("--model", choices=["student", "teacher"], default="student",
+                   help="fer: the Swin-SE student or the convnet teacher")
+    p.add_argument("--teacher", help="fer: a teacher checkpoint (best.pt) to distil the student from")
+    p.add_argument("--batch-size", type=int, default=128, help="fer: images per step")
+    p.add_argument("--lr", type=float, default=None, help="fer: peak learning rate (default 2e-3)")
+    p.add_argument("--compile", action="store_true", help="fer: torch.compile the training step (faster after a warm-up)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("eval", help="evaluate a model on data in its documented format")

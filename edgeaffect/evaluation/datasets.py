@@ -3,6 +3,8 @@ reads PATH in the format the model's card names.
 
 - image-folder: PATH/<label>/*.{jpg,jpeg,png,bmp} (the FER2013 layout); folder
   names must be labels of the model.
+  A .csv path instead is read as the FER2013 CSV (`emotion,pixels[,Usage]`;
+  every row is used: split it first if you need one Usage).
 - npz: a .npz file with `x` (raw inputs, the model's predict() format) and
   `y` (integer class indices, or label strings).
 - eeg-features-csv: the band-feature CSV of the EEG models (see
@@ -76,6 +78,18 @@ def load_eeg_features_csv(path: Path, labels: tuple[str, ...], limit: Optional[i
     return (x[:limit], table.labels[:limit]) if limit else (x, table.labels)
 
 
+def load_fer2013_csv(path: Path, labels: tuple[str, ...], limit: Optional[int] = None):
+    """The FER2013 CSV, class indices mapped by name onto the model's labels."""
+    from ..fer.data import load_fer_csv
+    from ..fer import LABELS
+
+    missing = sorted(set(LABELS) - set(labels))
+    if missing:
+        raise ValueError(f"{path}: FER2013 classes {missing} are not labels of this model ({list(labels)})")
+    x, y = load_fer_csv(path, limit=limit)
+    return x, np.array([labels.index(LABELS[i]) for i in y])
+
+
 DATA_FORMATS: dict[str, Callable] = {"image-folder": load_image_folder, "npz": load_npz,
                                      "eeg-features-csv": load_eeg_features_csv}
 
@@ -87,6 +101,8 @@ def load_eval_data(fmt: str, path: str | Path, labels: tuple[str, ...], limit: O
         raise FileNotFoundError(f"evaluation data {path} does not exist")
     if path.suffix == ".npz":
         fmt = "npz"
+    elif path.suffix == ".csv" and fmt == "image-folder":
+        return load_fer2013_csv(path, labels, limit)
     if fmt not in DATA_FORMATS:
         raise ValueError(f"data format {fmt!r} is not one of {sorted(DATA_FORMATS)}")
     return DATA_FORMATS[fmt](path, labels, limit)

@@ -33,6 +33,8 @@ def load_torch_module(card: ModelCard, weights: Optional[str | Path] = None):
         if rel is None:
             raise FileNotFoundError(f"model {card.name!r} has no torch-fp32 weights; pass --weights FILE")
         path = Path(rel) if Path(rel).is_absolute() else ARTIFACT_DIR / rel
+    if path.suffix in (".h5", ".hdf5"):  # a ported Keras peer (fer-minixception) reads its own file
+        return module.load_keras_hdf5(path)
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 

