@@ -76,14 +76,33 @@ def _cmd_eeg(args: argparse.Namespace) -> int:
 
     from .eeg.stream import EEGEmotionStream, FileReplaySource
 
-    if not args.file:
-        raise ValueError("give --file PATH (.edf or muse-lsl .csv); BrainFlow and LSL sources are not implemented yet")
-    source = FileReplaySource(args.file, speed=args.speed, repair_crlf=args.repair_crlf)
+    chosen = [name for name in ("file", "brainflow", "lsl") if getattr(args, name)]
+    if len(chosen) != 1:
+        raise ValueError("give exactly one source: --file PATH, --brainflow BOARD or --lsl NAME")
+    if args.file:
+        source = FileReplaySource(args.file, speed=args.speed, repair_crlf=args.repair_crlf)
+    elif args.brainflow:
+        from .eeg.sources import BrainFlowSource
+
+        params = dict(item.split("=", 1) for item in args.board_param or ())
+        source = BrainFlowSource(int(args.brainflow) if args.brainflow.isdigit() else args.brainflow, **params)
+    else:
+        from .eeg.sources import LSLSource
+
+        source = LSLSource(args.lsl, resolve_timeout=args.resolve_timeout)
+    if args.max_results is not None and args.max_results < 1:
+        raise ValueError("--max-results must be >= 1")
     stream = EEGEmotionStream(source, model=args.model, window_s=args.window, hop_s=args.hop,
                               calibration_windows=args.calibration, fill=args.fill, backend=args.backend)
+    reached = False
     with stream:
-        for result in stream:
+        for count, result in enumerate(stream, start=1):
             print(json.dumps(asdict(result)), flush=True)
+            if args.max_results and count >= args.max_results:
+                reached = True
+                break
+    if reached:  # after close(): the reader thread has stopped and written its own reason
+        stream.stats.stopped_because = f"--max-results {args.max_results} reached"
     print(json.dumps({"stats": asdict(stream.stats)}), file=sys.stderr)
     return 0
 
@@ -238,6 +257,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eeg", help="live valence/arousal from an EEG source, as JSON lines")
     p.add_argument("--file", help="replay a recording (.edf or muse-lsl .csv)")
+    p.add_argument("--brainflow", metavar="BOARD",
+                   help="a BrainFlow board: 'synthetic', a brainflow.BoardIds name (CYTON_BOARD) or its id")
+    p.add_argument("--board-param", action="append", metavar="KEY=VALUE",
+                   help="BrainFlow connection parameter, e.g. serial_port=/dev/ttyUSB0 (repeatable)")
+    p.add_argument("--lsl", metavar="NAME", help="the LSL stream of this name (e.g. from `muselsl stream`)")
+    p.add_argument("--resolve-timeout", type=float, default=5.0, help="seconds to look for the LSL stream")
+    p.add_argument("--max-results", type=int, help="stop after this many results (live sources run until Ctrl-C)")
     p.add_argument("--model", required=True, help="binary-heads EEG model: registered name or artifact path")
     p.add_argument("--speed", type=float, default=1.0, help="replay speed: 1 real time, 0 as fast as possible")
     p.add_argument("--window", type=float, default=1.0, help="window length in seconds")
