@@ -21,13 +21,12 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine_facts, machine_slug, markdown_table, write_results  # noqa: E402
+from common import machine_facts, machine_slug, markdown_table, per_call_us, write_results  # noqa: E402
 
 import edgeaffect  # noqa: E402
 from edgeaffect.features import band_differential_entropy  # noqa: E402
@@ -57,13 +56,6 @@ def build_artifacts(tmp: Path) -> str:
     register_model(ModelCard(**{**card.__dict__, "artifacts": (("torch-fp32", str(weights)), ("onnx-fp32", onnx_path))}),
                    replace=True)
     return "eeg-bench"
-
-
-def per_call_us(func, calls: int) -> float:
-    start = time.perf_counter()
-    for _ in range(calls):
-        func()
-    return (time.perf_counter() - start) / calls * 1e6
 
 
 def main() -> int:

@@ -81,7 +81,7 @@ def main() -> int:
                 samples[key]["b32"].append(per_call_us(lambda: p.predict(face32), max(1, args.calls // 10)))
         accuracy = {}
         if args.data is not None:
-            from edgeaffect.evaluation import evaluate
+            from edgeaffect.evaluation.run import evaluate
 
             for (name, backend, precision), p in predictors.items():
                 m = evaluate(name, args.data / "val", backend=backend, precision=precision, threads=args.threads)

@@ -74,6 +74,14 @@ def time_interleaved(funcs: dict[str, Callable[[], object]], repeats: int, warmu
     return times
 
 
+def per_call_us(func: Callable[[], object], calls: int) -> float:
+    """Mean microseconds per call over `calls` back-to-back calls (one timing sample)."""
+    start = time.perf_counter()
+    for _ in range(calls):
+        func()
+    return (time.perf_counter() - start) / calls * 1e6
+
+
 def median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1e3
 

@@ -27,17 +27,12 @@ class TorchBackend(Backend):
     def _load(self, request: Request, fmt: str, path: Path) -> None:
         import torch
 
-        from ..models import build_torch_model, get_card
+        from ..export.pipeline import load_torch_module
+        from ..models import get_card
 
         card = get_card(request.model)
-        self.module = build_torch_model(card)
-        state = torch.load(path, map_location="cpu", weights_only=True) if path.suffix == ".pt" else None
-        if state is None:
-            from safetensors.torch import load_file
-
-            state = load_file(str(path))
-        self.module.load_state_dict(state)
-        self.module.eval()
+        # safetensors, torch .pt, or a ported peer's own file (Keras .hdf5)
+        self.module = load_torch_module(card, path)
         self._lock = threading.Lock()
         self.metadata.update({"device": "cpu", "torch": torch.__version__})
 

@@ -26,9 +26,9 @@ scratch on small data).
 Window attention is written with static shapes (windows by reshape/permute,
 the shift by torch.roll, the shifted-window mask and the relative-position
 index precomputed as buffers), so the ONNX export has a fixed 48x48 input
-and only a dynamic batch. Attention goes through scaled_dot_product_attention
-with the scale applied to the queries first (TensorRT's fusible pattern) and
-the relative-position bias (+ shift mask) as an additive attn_mask.
+and only a dynamic batch. Attention is MatMul-Add-Softmax-MatMul with the
+scale applied to the queries first (TensorRT's fusible pattern) and the
+relative-position bias plus shift mask as one constant additive term.
 
 Teacher: a residual convnet (ResNet-style basic blocks, widths 32-64-128-256
 at 48-24-12-6 pixels, 1.2 M parameters but 4x the student's FLOPs: what
@@ -127,16 +127,19 @@ class WindowAttention(nn.Module):
         if self.shift:
             x = torch.roll(x, shifts=(-self.shift, -self.shift), dims=(1, 2))
         nw = (s // w) ** 2
-        x = x.view(b, s // w, w, s // w, w, c).permute(0, 1, 3, 2, 4, 5).reshape(b * nw, w * w, c)
-        q, k, v = self.qkv(x).view(b * nw, w * w, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        x = x.view(b, s // w, w, s // w, w, c).permute(0, 1, 3, 2, 4, 5).contiguous().view(b * nw, w * w, c)
         t = w * w
-        bias = self.bias_table[self.bias_index].view(t, t, self.heads).permute(2, 0, 1)  # (heads, T, T)
-        bias = (bias.unsqueeze(0) + self.mask.unsqueeze(1)).unsqueeze(0)  # (1, windows|1, heads, T, T)
-        bias = bias.expand(b, -1, -1, -1, -1).reshape(-1, self.heads, t, t) if self.shift else bias[0]
+        q, k, v = self.qkv(x).view(b * nw, t, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        # (windows | 1, heads, T, T): depends on parameters only, so exporters fold it to a constant
+        bias = self.bias_table[self.bias_index].view(t, t, self.heads).permute(2, 0, 1).unsqueeze(0) + self.mask.unsqueeze(1)
         q = q * self.head_dim**-0.5  # scale before Q K^T (TensorRT's fusible pattern)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), scale=1.0)
+        scores = (q @ k.transpose(-2, -1)).view(b, -1, self.heads, t, t) + bias.to(q.dtype)
+        # Written out rather than scaled_dot_product_attention: the exporter's
+        # decomposition of SDPA with a mask doubles the node count (and its
+        # output layout breaks a later view); this is MatMul-Add-Softmax-MatMul.
+        y = scores.softmax(dim=-1).view(b * nw, self.heads, t, t) @ v
         y = self.proj(y.transpose(1, 2).reshape(b * nw, t, c))
-        y = y.view(b, s // w, s // w, w, w, c).permute(0, 1, 3, 2, 4, 5).reshape(b, s, s, c)
+        y = y.view(b, s // w, s // w, w, w, c).permute(0, 1, 3, 2, 4, 5).contiguous().view(b, s, s, c)
         if self.shift:
             y = torch.roll(y, shifts=(self.shift, self.shift), dims=(1, 2))
         return y.reshape(b, n, c)
@@ -169,7 +172,7 @@ class PatchMerging(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, _, c = x.shape
         h = self.size // 2
-        x = x.view(b, h, 2, h, 2, c).permute(0, 1, 3, 4, 2, 5).reshape(b, h * h, 4 * c)
+        x = x.view(b, h, 2, h, 2, c).permute(0, 1, 3, 4, 2, 5).contiguous().view(b, h * h, 4 * c)
         return self.reduce(self.norm(x))
 
 
