@@ -79,19 +79,26 @@ def _cmd_eeg(args: argparse.Namespace) -> int:
     chosen = [name for name in ("file", "brainflow", "lsl") if getattr(args, name)]
     if len(chosen) != 1:
         raise ValueError("give exactly one source: --file PATH, --brainflow BOARD or --lsl NAME")
+    if args.max_results is not None and args.max_results < 1:
+        raise ValueError("--max-results must be >= 1")
     if args.file:
         source = FileReplaySource(args.file, speed=args.speed, repair_crlf=args.repair_crlf)
     elif args.brainflow:
         from .eeg.sources import BrainFlowSource
 
+        bad = [item for item in args.board_param or () if "=" not in item]
+        if bad:
+            raise ValueError(f"--board-param {bad[0]!r}: expected KEY=VALUE, e.g. serial_port=/dev/ttyUSB0")
         params = dict(item.split("=", 1) for item in args.board_param or ())
-        source = BrainFlowSource(int(args.brainflow) if args.brainflow.isdigit() else args.brainflow, **params)
+        try:
+            board = int(args.brainflow)
+        except ValueError:
+            board = args.brainflow
+        source = BrainFlowSource(board, **params)
     else:
         from .eeg.sources import LSLSource
 
         source = LSLSource(args.lsl, resolve_timeout=args.resolve_timeout)
-    if args.max_results is not None and args.max_results < 1:
-        raise ValueError("--max-results must be >= 1")
     stream = EEGEmotionStream(source, model=args.model, window_s=args.window, hop_s=args.hop,
                               calibration_windows=args.calibration, fill=args.fill, backend=args.backend)
     reached = False
@@ -104,6 +111,9 @@ def _cmd_eeg(args: argparse.Namespace) -> int:
     if reached:  # after close(): the reader thread has stopped and written its own reason
         stream.stats.stopped_because = f"--max-results {args.max_results} reached"
     print(json.dumps({"stats": asdict(stream.stats)}), file=sys.stderr)
+    if stream.stats.stopped_because.startswith("source failed"):
+        print(f"edgeaffect eeg: error: {stream.stats.stopped_because}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -168,7 +178,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             if args.out:
                 import cv2
 
-                cv2.imwrite(args.out, draw(frame, result))
+                if not cv2.imwrite(args.out, draw(frame, result)):
+                    raise ValueError(f"cannot write --out {args.out}: does its folder exist, and is it .png or .jpg?")
             return 0
         writer = None
         try:
@@ -181,6 +192,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
                     if writer is None:
                         writer = cv2.VideoWriter(args.out, cv2.VideoWriter_fourcc(*"mp4v"), fps,
                                                  (frame.shape[1], frame.shape[0]))
+                        if not writer.isOpened():
+                            raise ValueError(f"cannot write --out {args.out}: does its folder exist, and is it .mp4?")
                     writer.write(draw(frame, result))
         finally:
             if writer is not None:
@@ -194,7 +207,7 @@ def _cmd_train_fer(args: argparse.Namespace) -> int:
     defaults = FerTrainConfig()
     config = FerTrainConfig(model=args.model, epochs=args.epochs or defaults.epochs,
                             batch_size=args.batch_size, lr=args.lr or defaults.lr, compile=args.compile)
-    report = train_fer(args.data, args.out, config, seed=args.seed, teacher=args.teacher)
+    report = train_fer(args.data, args.out, config, seed=args.seed, teacher=args.teacher, stop_after=args.stop_after)
     best = report["best"]
     print(f"{args.model}: {report['parameters']:,} parameters; best val accuracy {best['accuracy']:.4f} "
           f"(macro-F1 {best['macro_f1']:.4f}) at epoch {best['epoch']}; {Path(args.out) / 'report.json'}")
@@ -303,6 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=128, help="fer: images per step")
     p.add_argument("--lr", type=float, default=None, help="fer: peak learning rate (default 2e-3)")
     p.add_argument("--compile", action="store_true", help="fer: torch.compile the training step (faster after a warm-up)")
+    p.add_argument("--stop-after", type=int, help="fer: end this run after this epoch; rerun the command to resume")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("eval", help="evaluate a model on data in its documented format")

@@ -119,7 +119,9 @@ def main() -> int:
     fp32 = metrics["onnxruntime-fp32"]
     draw_confusion(np.asarray(fp32["confusion"]), LABELS, OUT / "confusion_val.png",
                    f"fer (Swin-SE student, ONNX fp32) on FER2013 val: accuracy {fp32['accuracy']:.4f}")
-    facts = {"parameters": int(sum(np.prod(v.shape) for v in state["model"].values() if v.dtype.is_floating_point)),
+    from edgeaffect.fer.model import build_student, parameter_count
+
+    facts = {"parameters": parameter_count(build_student()),
              "flops_per_face": flops_per_face(), "epoch": state["epoch"], "architecture": state["architecture"],
              "train_config": state["config"], "seed": state["seed"], "exports": exports,
              "sizes_bytes": {p.name: p.stat().st_size for p in sorted(OUT.rglob("*")) if p.is_file()},

@@ -20,6 +20,9 @@ MODULES = [
     "edgeaffect.runtime.results",
     "edgeaffect.export.calibration",
     "edgeaffect.backends.tensorrt_support",
+    "edgeaffect.faces.tracker",
+    "edgeaffect.faces.crop",
+    "edgeaffect.fer.model",
 ]
 
 

@@ -40,11 +40,16 @@ def test_reconnect_retries_then_gives_up():
 
 
 def collect(stream, n, timeout):
-    results, deadline = [], time.monotonic() + timeout
-    for result in stream:
-        results.append(result)
-        if len(results) >= n or time.monotonic() > deadline:
-            break
+    """Up to n results; a watchdog closes the stream after `timeout` s so a silent source fails the test, not hangs it."""
+    results, watchdog = [], threading.Timer(timeout, stream.close)
+    watchdog.start()
+    try:
+        for result in stream:
+            results.append(result)
+            if len(results) >= n:
+                break
+    finally:
+        watchdog.cancel()
     return results
 
 
@@ -103,7 +108,7 @@ def test_lsl_outlet_on_loopback_then_lost(eeg_model):  # noqa: F811
     finally:
         stop.set()
         pusher.join()
-    del outlet  # the device goes away: the source stalls, retries, and gives up with the reason
+    outlet = None  # the device goes away (the outlet is destroyed): the source stalls, retries, and gives up
     stream._thread.join(timeout=30)
     assert "was lost and 2 reconnection attempts failed" in stream.stats.stopped_because
     stream.close()

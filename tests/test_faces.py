@@ -55,6 +55,14 @@ def test_crop_levels_the_eyes():
     assert plain.shape == (48, 48) and plain.dtype == np.uint8
 
 
+def test_crop_shrinks_by_area_like_the_training_images(rng):
+    image = rng.integers(0, 256, (300, 300), dtype=np.uint8)  # worst case for aliasing: pixel noise
+    crop = crop_face(image, FaceBox(50, 50, 200, 200), size=48, margin=0.0)
+    expected = cv2.resize(image[50:250, 50:250], (48, 48), interpolation=cv2.INTER_AREA)
+    assert np.abs(crop.astype(int) - expected).max() <= 1
+    assert crop.std() < 25  # bilinear point sampling would keep most of the noise (std ~74)
+
+
 def test_detector_rejects_bad_frames():
     from edgeaffect.faces.detector import _grey
 

@@ -144,7 +144,15 @@ def test_train_fer_checkpoints_and_resumes(tmp_path, rng):
     assert (tmp_path / "run" / "best.pt").exists()
     again = train_fer(tmp_path / "data", tmp_path / "run", config, seed=3, progress=False)  # resumes: nothing left
     assert again["history"] == report["history"]
-    with pytest.raises(ValueError, match="another configuration"):
+    # interrupted after epoch 1 and resumed: exactly the weights of the uninterrupted run
+    first = train_fer(tmp_path / "data", tmp_path / "split", config, seed=3, progress=False, stop_after=1)
+    assert [row["epoch"] for row in first["history"]] == [1]
+    resumed = train_fer(tmp_path / "data", tmp_path / "split", config, seed=3, progress=False)
+    assert resumed["history"][1]["train_loss"] == report["history"][1]["train_loss"]
+    whole = torch.load(tmp_path / "run" / "last.pt", weights_only=False)["model"]
+    split = torch.load(tmp_path / "split" / "last.pt", weights_only=False)["model"]
+    assert all(torch.equal(whole[k], split[k]) for k in whole)
+    with pytest.raises(ValueError, match="another configuration, seed or teacher"):
         train_fer(tmp_path / "data", tmp_path / "run", FerTrainConfig(epochs=3, batch_size=8), seed=3, progress=False)
     model = load_checkpoint_model(tmp_path / "run" / "best.pt")
     assert model(torch.zeros(1, 1, 48, 48)).shape == (1, len(LABELS))

@@ -93,7 +93,8 @@ class BrainFlowSource:
         >>> source = BrainFlowSource("CYTON_BOARD", serial_port="/dev/ttyUSB0")   # doctest: +SKIP
     """
 
-    def __init__(self, board: str | int = "synthetic", chunk_s: float = 0.1, backoff: Backoff = Backoff(), **params):
+    def __init__(self, board: str | int = "synthetic", chunk_s: float = 0.1, stall_s: float = 3.0,
+                 backoff: Backoff = Backoff(), package_modulus: int = 256, **params):
         BoardShim, BrainFlowInputParams, BoardIds = _import_brainflow()
         if board == "synthetic":
             board = "SYNTHETIC_BOARD"
@@ -108,7 +109,11 @@ class BrainFlowSource:
         for key, value in params.items():
             if not hasattr(self._params, key):
                 raise ValueError(f"BrainFlow has no connection parameter {key!r}")
-            setattr(self._params, key, value)
+            kind = type(getattr(self._params, key))  # ints stay ints (ip_port, timeout, ...): the CLI passes strings
+            try:
+                setattr(self._params, key, kind(value))
+            except ValueError:
+                raise ValueError(f"BrainFlow parameter {key}={value!r} must be a {kind.__name__}") from None
         self.fs = float(BoardShim.get_sampling_rate(self.board_id))
         self._eeg_rows = BoardShim.get_eeg_channels(self.board_id)
         self._time_row = BoardShim.get_timestamp_channel(self.board_id)
@@ -120,7 +125,7 @@ class BrainFlowSource:
             self.channels = tuple(BoardShim.get_eeg_names(self.board_id))
         except Exception:  # boards without 10-20 names in BrainFlow's descriptor
             self.channels = tuple(f"ch{i + 1}" for i in range(len(self._eeg_rows)))
-        self.chunk_s, self.backoff = chunk_s, backoff
+        self.chunk_s, self.stall_s, self.backoff, self.package_modulus = chunk_s, stall_s, backoff, package_modulus
         self.reconnects = 0
         self._board = None
         self._shim = BoardShim
@@ -129,7 +134,11 @@ class BrainFlowSource:
         self._release()
         board = self._shim(self.board_id, self._params)
         board.prepare_session()
-        board.start_stream()
+        try:
+            board.start_stream()
+        except Exception:
+            board.release_session()  # or the port stays held and every retry fails
+            raise
         self._board = board
         self._t0, self._count, self._last_package = None, 0, None
 
@@ -154,7 +163,8 @@ class BrainFlowSource:
             packages = data[self._package_row].astype(np.int64)
             previous = np.concatenate([[packages[0] - 1 if self._last_package is None else self._last_package], packages[:-1]])
             diff = packages - previous
-            steps = np.where(diff > 0, diff, np.where(diff % 256 == 0, 1, diff % 256))  # counters wrap at 256
+            m = self.package_modulus  # the counter wraps (256 on the synthetic board and Cyton)
+            steps = np.where(diff > 0, diff, np.where(diff % m == 0, 1, diff % m))
             self._last_package = int(packages[-1])
         counts = self._count + np.cumsum(steps) - 1
         self._count = int(counts[-1]) + 1
@@ -163,16 +173,25 @@ class BrainFlowSource:
     def chunks(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         self._shim.disable_board_logger()
         self._connect()
+        last_sample = time.monotonic()
+        what = f"BrainFlow board {self.board_id}"
         try:
             while True:
                 time.sleep(self.chunk_s)
                 try:
                     data = self._board.get_board_data()
                 except Exception as exc:
-                    self.reconnects += _reconnect(self._connect, self.backoff, f"BrainFlow board {self.board_id}", exc)
+                    self.reconnects += _reconnect(self._connect, self.backoff, what, exc)
+                    last_sample = time.monotonic()
                     continue
                 if data.shape[1]:
+                    last_sample = time.monotonic()
                     yield self._timestamps(data), data[self._eeg_rows].astype(np.float32)
+                elif time.monotonic() - last_sample > self.stall_s:
+                    # a lost device does not raise: BrainFlow's reader just stops delivering
+                    stalled = TimeoutError(f"no samples for {self.stall_s} s")
+                    self.reconnects += _reconnect(self._connect, self.backoff, what, stalled)
+                    last_sample = time.monotonic()
         finally:
             self._release()
 

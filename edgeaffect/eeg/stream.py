@@ -236,11 +236,11 @@ class EEGEmotionStream:
         self.start()
         while True:
             with self._cond:
-                while not self._queue and not self._done:
+                while not self._queue and not self._done and not self._stop.is_set():
                     self._cond.wait(timeout=0.5)
                 if self._queue:
                     item = self._queue.popleft()
-                elif self._done:
+                else:  # the source ended, or close() was called (even while the source is silent)
                     return
             yield item
 

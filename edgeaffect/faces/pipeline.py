@@ -66,7 +66,8 @@ class FacePipeline:
                  alpha: float = 0.5, backend: str = "auto", precision: str = "auto", threads: Optional[int] = None):
         if mode not in ("image", "video"):
             raise ValueError(f"mode={mode!r} must be 'image' or 'video'")
-        self.detector = make_detector(detector) if isinstance(detector, str) else detector
+        self._owns_detector = isinstance(detector, str)
+        self.detector = make_detector(detector) if self._owns_detector else detector
         self.predictor = load(model, backend=backend, precision=precision, threads=threads)
         if self.predictor.info.task != "classification":
             raise ValueError(f"model {self.predictor.info.model!r} is a {self.predictor.info.task} model, not a face classifier")
@@ -103,6 +104,8 @@ class FacePipeline:
 
     def close(self) -> None:
         self.predictor.close()
+        if self._owns_detector and hasattr(self.detector, "close"):
+            self.detector.close()
 
     def __enter__(self) -> "FacePipeline":
         return self

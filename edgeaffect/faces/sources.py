@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -37,13 +38,15 @@ def video_frames(source: str | int, max_frames: Optional[int] = None) -> Iterato
         raise RuntimeError(f"cannot open {what}" + (" (is it connected, and not in use by another program?)"
                                                      if isinstance(source, int) else " (unsupported codec?)"))
     fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
-    count = 0
+    count, started = 0, time.monotonic()
     try:
         while max_frames is None or count < max_frames:
             ok, frame = capture.read()
             if not ok:
                 break
-            yield frame, capture.get(cv2.CAP_PROP_POS_MSEC) / 1e3, fps
+            # cameras often report no position: their time is our clock's, from the first frame
+            t = time.monotonic() - started if isinstance(source, int) else capture.get(cv2.CAP_PROP_POS_MSEC) / 1e3
+            yield frame, t, fps
             count += 1
     finally:
         capture.release()

@@ -1,15 +1,15 @@
 """Per-face tracks across video frames, with smoothed probabilities.
 
 Greedy IoU matching of this frame's boxes to the live tracks (highest IoU
-first, at least `min_iou`); unmatched boxes start tracks; tracks unseen for
-`max_missed` frames end. Each track keeps an exponential moving average of
+first, at least `min_iou`); unmatched boxes start tracks; a track unseen in
+more than `max_missed` consecutive frames ends. Each track keeps an exponential moving average of
 the class probabilities: p <- (1 - alpha) * p + alpha * p_frame, so a label
 does not flicker on one noisy frame (alpha 0.5 settles within ~3 frames).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -31,7 +31,6 @@ class Track:
     probabilities: np.ndarray
     missed: int = 0
     age: int = 1
-    history: list = field(default_factory=list)
 
 
 class FaceTracker:

@@ -2,7 +2,7 @@
 
 Why these: faces from cameras are mirrored at random (flip), off-centre and
 at other scales than FER2013's tight crops (affine: +-10 degrees, scale
-0.9-1.1, shift +-8%), lit differently (brightness/contrast +-20%), and
+0.9-1.1, shift +-8%), lit differently (contrast +-20%, brightness +-10% of full scale), and
 partly covered by hands, glasses or masks (random erasing, p 0.25). Mixup and
 cutmix were left out: on short schedules they slow convergence more than they
 regularise.

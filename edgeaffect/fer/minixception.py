@@ -106,8 +106,8 @@ class MiniXception(nn.Module):
 
             conv(self.conv1, "conv2d_1"), bn(self.bn1, "batch_normalization_1")
             conv(self.conv2, "conv2d_2"), bn(self.bn2, "batch_normalization_2")
-            # Keras numbering: block i has residual conv2d_{i+3}, BN 3i; separable
-            # convs 2i+1, 2i+2 with BNs 3i+1, 3i+2.
+            # Keras numbering, block i = 1..4: residual conv2d_{i+2} with BN 3i;
+            # separable convs 2i-1, 2i with BNs 3i+1, 3i+2.
             for i, block in enumerate(self.blocks, start=1):
                 conv(block.residual, f"conv2d_{i + 2}"), bn(block.residual_bn, f"batch_normalization_{3 * i}")
                 for j, sep in enumerate((block.sep1, block.sep2), start=1):

@@ -16,13 +16,15 @@ FER2013, with model selection on the validation split only.
 - AdamW with a one-cycle schedule; fp32 (on this CPU, bf16 autocast was
   slower for these small models: 0.71 s vs 0.45 s per 128-image step);
   optional torch.compile (1.5x faster steps after a ~2.5 minute compile).
-- Seeded: the data order and augmentation of epoch e depend only on (seed,
-  e), so a resumed run (out/last.pt, written every epoch) continues exactly.
+- Seeded: the data order, augmentation and drop-path masks of epoch e
+  depend only on (seed, e), so a resumed run (out/last.pt, written
+  atomically every epoch) continues exactly.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -95,6 +97,14 @@ def load_checkpoint_model(path: str | Path) -> torch.nn.Module:
     return model.eval()
 
 
+def _atomic(write, path: Path) -> None:
+    """write(tmp) then rename over path, so path is always whole."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        write(handle)
+    os.replace(tmp, path)
+
+
 def class_weights(targets: np.ndarray, power: float) -> torch.Tensor:
     counts = np.bincount(targets, minlength=len(LABELS)).astype(np.float64)
     w = np.where(counts > 0, np.maximum(counts, 1) ** -power, 0.0)
@@ -102,9 +112,13 @@ def class_weights(targets: np.ndarray, power: float) -> torch.Tensor:
 
 
 def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTrainConfig(), seed: int = 0,
-              teacher: Optional[str | Path] = None, progress: bool = True, limit: Optional[int] = None) -> dict:
+              teacher: Optional[str | Path] = None, progress: bool = True, limit: Optional[int] = None,
+              stop_after: Optional[int] = None) -> dict:
     """Trains on data/train, selects the epoch on data/val; writes out/best.pt,
     out/last.pt (resume point) and out/report.json; returns the report.
+
+    `stop_after` ends this run after that epoch (a time-boxed session); the
+    next call with the same arguments resumes where it stopped.
 
     Example (a few minutes for one epoch of the student on two cores):
         >>> from edgeaffect.fer.train import FerTrainConfig, train_fer
@@ -122,16 +136,22 @@ def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTra
     torch.manual_seed(seed)
     model = build(config.model)
     soft = None
+    teacher_id = None
     if teacher is not None:
         teacher_model = load_checkpoint_model(teacher)
-        soft_path = out / "teacher_logits.npy"
-        if soft_path.exists() and len(np.load(soft_path, mmap_mode="r")) == len(x_train):
+        stat = Path(teacher).stat()
+        teacher_id = f"{Path(teacher).resolve()}:{stat.st_size}:{int(stat.st_mtime)}:{len(x_train)}"
+        soft_path, id_path = out / "teacher_logits.npy", out / "teacher_logits.id"
+        if soft_path.exists() and id_path.exists() and id_path.read_text() == teacher_id:
             soft = torch.from_numpy(np.load(soft_path))
-        else:
+        else:  # computed once per (teacher file, training set)
             soft = torch.from_numpy(predict_logits(teacher_model, x_train, mirror=True))
-            np.save(soft_path, soft.numpy())
+            _atomic(lambda tmp: np.save(tmp, soft.numpy()), soft_path)
+            id_path.write_text(teacher_id)
         teacher_val = classification_metrics(y_val, predict_logits(teacher_model, x_val).argmax(1), LABELS)
     steps_per_epoch = len(x_train) // config.batch_size  # drop the last partial batch: one static shape for compile
+    if steps_per_epoch == 0:
+        raise ValueError(f"{len(x_train)} training images < batch size {config.batch_size}; lower --batch-size")
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch,
                                                 pct_start=0.15)
@@ -139,8 +159,9 @@ def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTra
     last = out / "last.pt"
     if last.exists():
         state = torch.load(last, map_location="cpu", weights_only=False)
-        if state["config"] != asdict(config) or state["seed"] != seed:
-            raise ValueError(f"{last} was written with another configuration or seed; use a new --out or delete it")
+        if state["config"] != asdict(config) or state["seed"] != seed or state.get("teacher") != teacher_id:
+            raise ValueError(f"{last} was written with another configuration, seed or teacher; use a new --out or "
+                             "delete it to start again")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
@@ -150,8 +171,9 @@ def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTra
     images = torch.from_numpy(x_train)
     labels = torch.from_numpy(y_train).long()
     arch = model.cfg.as_dict()
-    for epoch in range(start_epoch, config.epochs + 1):
+    for epoch in range(start_epoch, min(config.epochs, stop_after or config.epochs) + 1):
         model.train()
+        torch.manual_seed(seed * 100003 + epoch)  # drop-path masks: a resumed epoch draws what it would have
         order = torch.from_numpy(np.random.default_rng([seed, epoch]).permutation(len(x_train)))
         gen = torch.Generator().manual_seed(seed * 100003 + epoch)
         started, total = time.time(), 0.0
@@ -180,11 +202,13 @@ def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTra
             tqdm.write(json.dumps(row))
         if val["accuracy"] > best["accuracy"]:
             best = {"epoch": epoch, **{k: val[k] for k in ("accuracy", "balanced_accuracy", "macro_f1", "per_class_recall")}}
-            torch.save({"model": model.state_dict(), "config": asdict(config), "architecture": arch, "seed": seed,
-                        "epoch": epoch, "val": val}, out / "best.pt")
-        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                    "config": asdict(config), "architecture": arch, "seed": seed, "epoch": epoch,
-                    "history": history, "best": best}, last)
+            best_state = {"model": model.state_dict(), "config": asdict(config), "architecture": arch, "seed": seed,
+                          "epoch": epoch, "val": val}
+            _atomic(lambda tmp: torch.save(best_state, tmp), out / "best.pt")
+        state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                 "config": asdict(config), "architecture": arch, "seed": seed, "epoch": epoch, "teacher": teacher_id,
+                 "history": history, "best": best}
+        _atomic(lambda tmp: torch.save(state, tmp), last)  # a kill mid-write must not leave a broken resume point
     report = {"model": config.model, "architecture": arch, "parameters": parameter_count(model), "seed": seed,
               "config": asdict(config), "data": str(data), "train_images": int(len(x_train)),
               "val_images": int(len(x_val)), "selection": "epoch with the best val accuracy",
