@@ -80,7 +80,15 @@ def main() -> int:
     parser.add_argument("--student", type=Path, required=True, help="best.pt of `edgeaffect train fer --model student`")
     parser.add_argument("--data", type=Path, required=True, help="FER2013 folder with train/ and val/")
     parser.add_argument("--runs", type=Path, default=None, help="folder of the training runs (reports quoted in the card)")
+    parser.add_argument("--card-only", action="store_true",
+                        help="rewrite MODEL_CARD.md from metrics.json, --runs and the latest bench_fer.py results")
     args = parser.parse_args()
+    if args.card_only:
+        facts = json.loads((OUT / "metrics.json").read_text())
+        facts.update(training_reports(args.runs))
+        (OUT / "metrics.json").write_text(json.dumps(facts, indent=2, default=str) + "\n")
+        (OUT / "MODEL_CARD.md").write_text(model_card(facts))
+        return 0
 
     from edgeaffect.evaluation.run import evaluate
     from edgeaffect.export.pipeline import export_model
@@ -127,16 +135,22 @@ def main() -> int:
              "sizes_bytes": {p.name: p.stat().st_size for p in sorted(OUT.rglob("*")) if p.is_file()},
              "val": {k: {kk: v[kk] for kk in ("n", "accuracy", "balanced_accuracy", "macro_f1", "per_class_recall", "confusion")}
                      for k, v in metrics.items()}}
-    if args.runs:
-        for run in ("fer-teacher", "fer-student-kd", "fer-student-nokd"):
-            path = args.runs / run / "report.json"
-            if path.exists():
-                report = json.loads(path.read_text())
-                facts.setdefault("training", {})[run] = {k: report[k] for k in ("parameters", "best", "history", "config", "seed")}
+    facts.update(training_reports(args.runs))
     (OUT / "metrics.json").write_text(json.dumps(facts, indent=2, default=str) + "\n")
     (OUT / "MODEL_CARD.md").write_text(model_card(facts))
     print(f"wrote {OUT} (MODEL_CARD.md, metrics.json); rerun after benchmarks/bench_fer.py to add its latency table")
     return 0
+
+
+def training_reports(runs: Path | None) -> dict:
+    """{"training": {run: its report's summary}} for the runs found under `runs`."""
+    found = {}
+    for run in ("fer-teacher", "fer-student-kd", "fer-student-nokd"):
+        path = runs / run / "report.json" if runs else None
+        if path is not None and path.exists():
+            report = json.loads(path.read_text())
+            found[run] = {k: report[k] for k in ("parameters", "best", "history", "config", "seed")}
+    return {"training": found} if found else {}
 
 
 def model_card(facts: dict) -> str:
@@ -147,7 +161,8 @@ def model_card(facts: dict) -> str:
     fp32 = val["onnxruntime-fp32"]
     rows = "\n".join(f"| {k.replace('-', ' ')} | {v['accuracy']:.4f} | {v['balanced_accuracy']:.4f} | {v['macro_f1']:.4f} |"
                      for k, v in val.items())
-    recall = " | ".join(f"{fp32['per_class_recall'][c]:.3f}" for c in LABELS)
+    recall = ("| " + " | ".join(LABELS) + " |\n|" + "---|" * len(LABELS) + "\n| "
+              + " | ".join(f"{fp32['per_class_recall'][c]:.3f}" for c in LABELS) + " |")
     training = facts.get("training", {})
 
     def best(run):
@@ -186,15 +201,20 @@ Seven FER2013 classes ({", ".join(LABELS)}) from a 48x48 grey face crop.
 |---|---|---|---|
 {rows}
 
-Per-class recall (ONNX fp32): | {recall} |
+Per-class recall (ONNX fp32):
+
+{recall}
 
 ![confusion matrix](confusion_val.png)
 
 ## Distillation: does the teacher help?
 
-| model (same architecture, seed, schedule) | best val accuracy |
+The two students share the architecture, initialisation, seed, data order, augmentation and schedule; the
+distillation term is the only intended difference.
+
+| model | best val accuracy |
 |---|---|
-| convnet teacher | {best("fer-teacher")} |
+| convnet teacher (4 epochs) | {best("fer-teacher")} |
 | student distilled from the teacher | {best("fer-student-kd")} |
 | student trained from the labels alone | {best("fer-student-nokd")} |
 
@@ -209,11 +229,15 @@ training images and gated on the validation split (at most 1 point of accuracy l
 
 ## Latency
 
-{latency[0].read_text() if latency else "Run `python benchmarks/bench_fer.py --data ../shared/data/fer2013` and rebuild this card."}
+{latency[0].read_text().split(chr(10), 2)[2] if latency else "Run `python benchmarks/bench_fer.py --data ../shared/data/fer2013` and rebuild this card."}
 
 ## Limits
-- Trained for {cfg["epochs"]} epochs on two CPU cores in one session: the accuracy is far from what this architecture
-  reaches with a long schedule (published small models reach about 70% on FER2013); see the project notes.
+- Trained for {cfg["epochs"]} epochs (teacher: 4) on two CPU cores within one working session, no GPU: far below
+  the project's target (70% on FER2013 after INT8) and below the mini-Xception peer (65.2% on this split).
+  Both curves were still rising; the same commands with more epochs (`--epochs`, resumable) are the next step.
+- Latency: the target is < 1 ms per face at batch 1 on 2 threads; this model takes several ms there. At 50
+  MFLOPs per face the cost is not arithmetic but the ~300 small nodes of the exported graph (window
+  partitioning, per-head reshapes), each paying a framework dispatch; batching amortises it (see faces/s).
 - FER2013 faces are frontal-ish, grey, low resolution, with noisy labels; disgust has 436 training images.
 - Expression is not emotion: the model labels facial configurations, not inner states.
 """
