@@ -156,6 +156,9 @@ def test_train_fer_checkpoints_and_resumes(tmp_path, rng):
         train_fer(tmp_path / "data", tmp_path / "run", FerTrainConfig(epochs=3, batch_size=8), seed=3, progress=False)
     model = load_checkpoint_model(tmp_path / "run" / "best.pt")
     assert model(torch.zeros(1, 1, 48, 48)).shape == (1, len(LABELS))
+    bf16 = train_fer(tmp_path / "data", tmp_path / "bf16", FerTrainConfig(epochs=1, batch_size=8, bf16=True), seed=3,
+                     progress=False)
+    assert np.isfinite(bf16["history"][0]["train_loss"])
 
 
 @pytest.mark.data
