@@ -86,6 +86,8 @@ def main() -> int:
     if args.card_only:
         facts = json.loads((OUT / "metrics.json").read_text())
         facts.update(training_reports(args.runs))
+        if args.student.exists():
+            facts["schedule"] = schedule_of(args.student)
         (OUT / "metrics.json").write_text(json.dumps(facts, indent=2, default=str) + "\n")
         (OUT / "MODEL_CARD.md").write_text(model_card(facts))
         return 0
@@ -136,10 +138,23 @@ def main() -> int:
              "val": {k: {kk: v[kk] for kk in ("n", "accuracy", "balanced_accuracy", "macro_f1", "per_class_recall", "confusion")}
                      for k, v in metrics.items()}}
     facts.update(training_reports(args.runs))
+    facts["schedule"] = schedule_of(args.student)
     (OUT / "metrics.json").write_text(json.dumps(facts, indent=2, default=str) + "\n")
     (OUT / "MODEL_CARD.md").write_text(model_card(facts))
     print(f"wrote {OUT} (MODEL_CARD.md, metrics.json); rerun after benchmarks/bench_fer.py to add its latency table")
     return 0
+
+
+def schedule_of(checkpoint: Path) -> list[dict]:
+    """The runs that made a checkpoint, oldest first, following each report's `init`."""
+    chain, report_path = [], checkpoint.parent / "report.json"
+    while report_path.exists():
+        report = json.loads(report_path.read_text())
+        chain.insert(0, {"run": report_path.parent.name, "epochs": report["config"]["epochs"],
+                         "lr": report["config"]["lr"], "seed": report["seed"], "teacher": bool(report.get("teacher")),
+                         "best_val_accuracy": report["best"]["accuracy"], "best_epoch": report["best"]["epoch"]})
+        report_path = Path(report["init"]).parent / "report.json" if report.get("init") else Path("/nonexistent")
+    return chain
 
 
 def training_reports(runs: Path | None) -> dict:
@@ -173,6 +188,10 @@ def model_card(facts: dict) -> str:
     sizes = "\n".join(f"| {name} | {size / 1e6:.2f} MB |" for name, size in facts["sizes_bytes"].items()
                       if not name.endswith((".json", ".png", ".md")))
     cfg = facts["train_config"]
+    schedule = "; then ".join(
+        f"{r['epochs']} epochs at peak lr {r['lr']} (seed {r['seed']}{', distilled' if r['teacher'] else ''}; "
+        f"best val {r['best_val_accuracy']:.4f} at epoch {r['best_epoch']}; run {r['run']})"
+        for r in facts.get("schedule", [])) or "see metrics.json"
     return f"""# fer: facial expression recognition (Swin-SE student)
 
 Seven FER2013 classes ({", ".join(LABELS)}) from a 48x48 grey face crop.
@@ -191,7 +210,8 @@ Seven FER2013 classes ({", ".join(LABELS)}) from a 48x48 grey face crop.
   on FER2013 PublicTest (../shared/data/fer2013/val, 3,589 faces) only. FER2013 PrivateTest is held out
   by the project for independent evaluation and was never used.
 - Preprocessing: grey, 48x48 (area resize), (x / 255 - 0.5) / 0.25.
-- Seed {facts["seed"]}; {cfg["epochs"]} epochs, batch {cfg["batch_size"]}, AdamW lr {cfg["lr"]} one-cycle,
+- Schedule: {schedule}.
+- Last run: seed {facts["seed"]}; {cfg["epochs"]} epochs, batch {cfg["batch_size"]}, AdamW lr {cfg["lr"]} one-cycle,
   weight decay {cfg["weight_decay"]}, label smoothing {cfg["label_smoothing"]}, class weights n^-{cfg["class_weight_power"]};
   augmentation: flips, +-10 degree rotations, +-10% scale, +-8% shifts, brightness/contrast, random erasing.
 
@@ -232,7 +252,7 @@ training images and gated on the validation split (at most 1 point of accuracy l
 {latency[0].read_text().split(chr(10), 2)[2] if latency else "Run `python benchmarks/bench_fer.py --data ../shared/data/fer2013` and rebuild this card."}
 
 ## Limits
-- Trained for {cfg["epochs"]} epochs (teacher: 4) on two CPU cores within one working session, no GPU: far below
+- Trained for {sum(r["epochs"] for r in facts.get("schedule", [])) or cfg["epochs"]} epochs in all (teacher: 4) on two CPU cores within one working session, no GPU: far below
   the project's target (70% on FER2013 after INT8) and below the mini-Xception peer (65.2% on this split).
   Both curves were still rising; the same commands with more epochs (`--epochs`, resumable) are the next step.
 - Latency: the target is < 1 ms per face at batch 1 on 2 threads; this model takes several ms there. At 50

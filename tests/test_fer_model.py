@@ -159,6 +159,12 @@ def test_train_fer_checkpoints_and_resumes(tmp_path, rng):
     bf16 = train_fer(tmp_path / "data", tmp_path / "bf16", FerTrainConfig(epochs=1, batch_size=8, bf16=True), seed=3,
                      progress=False)
     assert np.isfinite(bf16["history"][0]["train_loss"])
+    warm = train_fer(tmp_path / "data", tmp_path / "warm", FerTrainConfig(epochs=1, batch_size=8), seed=4,
+                     progress=False, init=tmp_path / "run" / "best.pt")
+    assert warm["init"].endswith("best.pt")
+    with pytest.raises(ValueError, match="holds a student, not a teacher"):
+        train_fer(tmp_path / "data", tmp_path / "wrong", FerTrainConfig(model="teacher", epochs=1, batch_size=8),
+                  progress=False, init=tmp_path / "run" / "best.pt")
 
 
 @pytest.mark.data

@@ -116,12 +116,14 @@ def class_weights(targets: np.ndarray, power: float) -> torch.Tensor:
 
 def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTrainConfig(), seed: int = 0,
               teacher: Optional[str | Path] = None, progress: bool = True, limit: Optional[int] = None,
-              stop_after: Optional[int] = None) -> dict:
+              stop_after: Optional[int] = None, init: Optional[str | Path] = None) -> dict:
     """Trains on data/train, selects the epoch on data/val; writes out/best.pt,
     out/last.pt (resume point) and out/report.json; returns the report.
 
     `stop_after` ends this run after that epoch (a time-boxed session); the
-    next call with the same arguments resumes where it stopped.
+    next call with the same arguments resumes where it stopped. `init`
+    starts from the weights of an earlier checkpoint of the same model (a
+    second schedule, e.g. a warm restart at a lower learning rate).
 
     Example (a few minutes for one epoch of the student on two cores):
         >>> from edgeaffect.fer.train import FerTrainConfig, train_fer
@@ -138,6 +140,11 @@ def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTra
     x_val, y_val = load_fer_folder(data / "val", limit=limit)
     torch.manual_seed(seed)
     model = build(config.model)
+    if init is not None:
+        start = torch.load(init, map_location="cpu", weights_only=False)
+        if start["config"]["model"] != config.model:
+            raise ValueError(f"--init {init} holds a {start['config']['model']}, not a {config.model}")
+        model.load_state_dict(start["model"])
     soft = None
     teacher_id = None
     if teacher is not None:
@@ -162,7 +169,8 @@ def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTra
     last = out / "last.pt"
     if last.exists():
         state = torch.load(last, map_location="cpu", weights_only=False)
-        if state["config"] != asdict(config) or state["seed"] != seed or state.get("teacher") != teacher_id:
+        if (state["config"] != asdict(config) or state["seed"] != seed or state.get("teacher") != teacher_id
+                or state.get("init") != (str(init) if init else None)):
             raise ValueError(f"{last} was written with another configuration, seed or teacher; use a new --out or "
                              "delete it to start again")
         model.load_state_dict(state["model"])
@@ -211,12 +219,15 @@ def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTra
             _atomic(lambda tmp: torch.save(best_state, tmp), out / "best.pt")
         state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                  "config": asdict(config), "architecture": arch, "seed": seed, "epoch": epoch, "teacher": teacher_id,
+                 "init": str(init) if init else None,
                  "history": history, "best": best}
         _atomic(lambda tmp: torch.save(state, tmp), last)  # a kill mid-write must not leave a broken resume point
     report = {"model": config.model, "architecture": arch, "parameters": parameter_count(model), "seed": seed,
               "config": asdict(config), "data": str(data), "train_images": int(len(x_train)),
               "val_images": int(len(x_val)), "selection": "epoch with the best val accuracy",
               "best": best, "history": history}
+    if init is not None:
+        report["init"] = str(init)
     if teacher is not None:
         report["teacher"] = {"checkpoint": str(teacher), "val_accuracy": teacher_val["accuracy"],
                              "val_macro_f1": teacher_val["macro_f1"]}
