@@ -153,7 +153,10 @@ def schedule_of(checkpoint: Path) -> list[dict]:
         chain.insert(0, {"run": report_path.parent.name, "epochs": report["config"]["epochs"],
                          "lr": report["config"]["lr"], "seed": report["seed"], "teacher": bool(report.get("teacher")),
                          "best_val_accuracy": report["best"]["accuracy"], "best_epoch": report["best"]["epoch"]})
-        report_path = Path(report["init"]).parent / "report.json" if report.get("init") else Path("/nonexistent")
+        init = Path(report["init"]) if report.get("init") else None
+        if init is not None and not init.is_absolute():  # relative to where training ran: the runs folder
+            init = report_path.parent.parent / init
+        report_path = init.parent / "report.json" if init is not None else Path("/nonexistent")
     return chain
 
 

@@ -227,7 +227,7 @@ def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTra
               "val_images": int(len(x_val)), "selection": "epoch with the best val accuracy",
               "best": best, "history": history}
     if init is not None:
-        report["init"] = str(init)
+        report["init"] = str(Path(init).resolve())
     if teacher is not None:
         report["teacher"] = {"checkpoint": str(teacher), "val_accuracy": teacher_val["accuracy"],
                              "val_macro_f1": teacher_val["macro_f1"]}
