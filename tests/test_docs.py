@@ -23,6 +23,12 @@ MODULES = [
     "edgeaffect.faces.tracker",
     "edgeaffect.faces.crop",
     "edgeaffect.fer.model",
+    "edgeaffect.bench.ceilings",
+    "edgeaffect.bench.machine",
+    "edgeaffect.bench.timing",
+    "edgeaffect.bench.baselines",
+    "edgeaffect.bench.plots",
+    "edgeaffect.bench.report",
 ]
 
 

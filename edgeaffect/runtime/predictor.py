@@ -8,7 +8,7 @@ from typing import Optional, Union
 
 import numpy as np
 
-from ..backends import Backend, Request, select_backend
+from ..backends import Backend, Request, backend_names, create_backend, select_backend
 from ..models import get_card
 from ..models.registry import ARTIFACT_DIR, list_models
 from .artifact import PRECISIONS, ArtifactInfo, read_artifact
@@ -158,3 +158,22 @@ def load(name_or_path: str | Path, backend: str = "auto", precision: str = "auto
     chosen = select_backend(backend, request)
     chosen.load(request)
     return Predictor(info, chosen)
+
+
+def deployments(name: str) -> dict[tuple[str, str], list[str]]:
+    """Every (backend, precision) pair for registered model `name`, with the
+    reasons it cannot run here ([] when it can). Nothing is loaded.
+
+    Example:
+        >>> from edgeaffect.runtime.predictor import deployments
+        >>> runnable = [pair for pair, reasons in deployments("fer").items() if not reasons]  # doctest: +SKIP
+        >>> ("onnxruntime", "int8") in runnable                                   # doctest: +SKIP
+        True
+    """
+    _, artifacts = _artifacts_of_card(name)
+    found = {}
+    for backend in backend_names():
+        for precision in PRECISIONS:
+            request = Request(name, artifacts, precision)
+            found[(backend, precision)] = create_backend(backend).not_supported_reasons(request)
+    return found
