@@ -101,7 +101,7 @@ def measure_latency(predictors: dict, batches: list[int], rounds: int, calls: in
     Each round makes max(2, calls // batch) calls per deployment and batch."""
     rng = np.random.default_rng(0)
     inputs = {(key, b): sample_batch(p, b, rng) for key, p in predictors.items() for b in batches}
-    for (key, b), x in inputs.items():  # warm-up: allocations, lazy initialisation, caches
+    for (key, _batch), x in inputs.items():  # warm-up: allocations, lazy initialisation, caches
         predictors[key].predict(x)
         predictors[key].predict(x)
     samples = {k: [] for k in inputs}
