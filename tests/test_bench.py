@@ -14,7 +14,7 @@ onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from edgeaffect.bench.flops import count_onnx  # noqa: E402
-from edgeaffect.bench.models import OVERHEAD_FRACTION, roofline  # noqa: E402
+from edgeaffect.bench.models import add_bounds, roofline  # noqa: E402
 from edgeaffect.bench.plots import pareto_front  # noqa: E402
 from edgeaffect.bench.report import compare, flatten_rows  # noqa: E402
 
@@ -67,9 +67,61 @@ def test_gemm_with_transposed_input_and_an_operator_without_a_rule(rng):
                               [helper.make_tensor_value_info("v", TensorProto.FLOAT, [5, 2])], [a, k])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     model.ir_version = 9
-    count = count_onnx(model)
+    count = count_onnx(model, batch=7)  # a fixed first axis is taken as the batch
     assert count.flops == 2 * 5 * 3 * 7  # TopK contributes nothing and is named
     assert count.uncounted_ops == ("TopK",)
+
+
+def _single_node_model(node, inputs, output, initializers):
+    graph = helper.make_graph([node], "one", inputs, [output], initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    return model
+
+
+def test_grouped_conv_quantised_ops_and_gemm_with_bias(rng):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 6, 5, 5])
+    w = numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "w")  # groups=2: 3 in-channels each
+    model = _single_node_model(helper.make_node("Conv", ["x", "w"], ["y"], group=2), [x],
+                               helper.make_tensor_value_info("y", TensorProto.FLOAT, None), [w])
+    assert count_onnx(model).flops == 2 * (4 * 3 * 3) * (3 * 3 * 3)  # no bias: multiply-adds only
+    assert count_onnx(model).matmul_flops == count_onnx(model).flops
+
+    u8 = lambda name, shape: helper.make_tensor_value_info(name, TensorProto.UINT8, shape)  # noqa: E731
+    scale = lambda name: numpy_helper.from_array(np.array(0.1, np.float32), name)  # noqa: E731
+    zero = lambda name, dtype: numpy_helper.from_array(np.array(0, dtype), name)  # noqa: E731
+    wq = numpy_helper.from_array(rng.integers(-5, 5, (4, 2, 3, 3)).astype(np.int8), "wq")
+    node = helper.make_node("QLinearConv", ["xq", "xs", "xz", "wq", "ws", "wz", "ys", "yz"], ["yq"], pads=[1, 1, 1, 1])
+    model = _single_node_model(node, [u8("xq", [1, 2, 4, 4])], u8("yq", None),
+                               [scale("xs"), zero("xz", np.uint8), wq, scale("ws"), zero("wz", np.int8), scale("ys"),
+                                zero("yz", np.uint8)])
+    assert count_onnx(model).flops == 2 * (4 * 4 * 4) * (2 * 3 * 3)
+
+    bq = numpy_helper.from_array(rng.integers(-5, 5, (6, 3)).astype(np.int8), "bq")
+    node = helper.make_node("QLinearMatMul", ["aq", "as", "az", "bq", "bs", "bz", "ys", "yz"], ["yq"])
+    model = _single_node_model(node, [u8("aq", [2, 7, 6])], u8("yq", None),
+                               [scale("as"), zero("az", np.uint8), bq, scale("bs"), zero("bz", np.int8), scale("ys"),
+                                zero("yz", np.uint8)])
+    assert count_onnx(model, batch=2).flops == 2 * (2 * 7 * 3) * 6
+
+    node = helper.make_node("ConvInteger", ["xq", "wq"], ["y32"])
+    model = _single_node_model(node, [u8("xq", [1, 2, 4, 4])], helper.make_tensor_value_info("y32", TensorProto.INT32, None),
+                               [numpy_helper.from_array(rng.integers(0, 5, (4, 2, 3, 3)).astype(np.uint8), "wq")])
+    assert count_onnx(model).flops == 2 * (4 * 2 * 2) * (2 * 3 * 3)
+
+    a = helper.make_tensor_value_info("a", TensorProto.FLOAT, [3, 5])
+    b = numpy_helper.from_array(rng.standard_normal((4, 5)).astype(np.float32), "b")  # transB: N=4, K=5
+    c = numpy_helper.from_array(rng.standard_normal(4).astype(np.float32), "c")
+    model = _single_node_model(helper.make_node("Gemm", ["a", "b", "c"], ["y"], transB=1), [a],
+                               helper.make_tensor_value_info("y", TensorProto.FLOAT, None), [b, c])
+    assert count_onnx(model, batch=3).flops == 2 * 3 * 4 * 5 + 3 * 4
+
+
+def test_a_fixed_batch_cannot_be_counted_at_another(rng):
+    model = small_graph(rng, batch_dim=1)
+    assert count_onnx(model, 1).flops > 0
+    with pytest.raises(ValueError, match="fixed batch of 1"):
+        count_onnx(model, 8)
 
 
 def test_a_second_dynamic_axis_is_a_clear_error(rng):
@@ -79,17 +131,31 @@ def test_a_second_dynamic_axis_is_a_clear_error(rng):
         count_onnx(model)
 
 
-def test_roofline_names_the_bound():
+def test_roofline_floor_and_side():
     ceilings = {"matmul_float32_GFLOPs": 100.0, "matmul_int8_GOPs": 400.0, "copy_GBps": 10.0}
-    count = {"flops": 1e9, "io_bytes": 0}
+    count = {"flops": 1e9, "matmul_flops": 1e9, "io_bytes": 0}
     compute = roofline(count, 1_000_000, 0.0125, "fp32", ceilings)  # 10 ms of compute, 0.1 ms of memory
-    assert compute["bound"] == "compute" and compute["floor_ms"] == pytest.approx(10.0)
+    assert compute["roofline_side"] == "compute" and compute["floor_ms"] == pytest.approx(10.0)
     assert compute["fraction_of_limit"] == pytest.approx(0.8)
-    memory = roofline({"flops": 1e6, "io_bytes": 0}, 100_000_000, 0.02, "fp32", ceilings)  # 10 ms to move 100 MB
-    assert memory["bound"] == "memory" and memory["fraction_of_limit"] == pytest.approx(0.5)
-    overhead = roofline(count, 0, 10.0 / OVERHEAD_FRACTION, "fp32", ceilings)
-    assert overhead["bound"] == "overhead"
-    assert roofline(count, 0, 1.0, "int8", ceilings)["peak_GFLOPs"] == 400.0  # int8 rows use the int8 ceiling
+    memory = roofline({"flops": 1e6, "matmul_flops": 0, "io_bytes": 0}, 100_000_000, 0.02, "fp32", ceilings)
+    assert memory["roofline_side"] == "memory" and memory["fraction_of_limit"] == pytest.approx(0.5)
+    # int8: the matmul part at the int8 peak, the rest (softmax, norms) at the fp32 peak
+    mixed = roofline({"flops": 1e9, "matmul_flops": 0.8e9, "io_bytes": 0}, 0, 1.0, "int8", ceilings)
+    assert mixed["floor_ms"] == pytest.approx((0.8e9 / 400e9 + 0.2e9 / 100e9) * 1e3)
+
+
+def test_overhead_bound_comes_from_how_latency_grows_with_the_batch():
+    ceilings = {"matmul_float32_GFLOPs": 100.0, "copy_GBps": 10.0}
+    # 3 ms fixed per call + 0.1 ms per item
+    rows = [{"batch": b, "p50_ms": 3.0 + 0.1 * b} for b in (1, 8, 32)]
+    counts = {b: {"flops": 1e7 * b, "matmul_flops": 1e7 * b, "io_bytes": 0} for b in (1, 8, 32)}
+    add_bounds(rows, counts, 0, "fp32", ceilings)
+    assert [r["fixed_ms_per_call"] for r in rows] == pytest.approx([3.0] * 3)
+    assert rows[0]["per_item_ms"] == pytest.approx(0.1)
+    assert [r["bound"] for r in rows] == ["overhead", "overhead", "compute"]  # 3 / 6.2 < 0.5 at batch 32
+    single = [{"batch": 1, "p50_ms": 1.0}]
+    add_bounds(single, None, 0, "fp32", ceilings)
+    assert single[0]["bound"] == "unknown" and single[0]["fixed_share"] is None
 
 
 def test_pareto_front_keeps_only_undominated_points():
@@ -116,6 +182,25 @@ def test_compare_reports_the_change_of_every_row():
     extra = _result(1.0, 0.5)
     extra["kernels"] = []
     assert "Only in the old run: bde s edgeaffect" in compare(old, extra)
+
+
+def test_failures_and_gaps_reach_the_report():
+    from edgeaffect.bench.report import markdown_report
+
+    deployment = {"model": "fer", "backend": "onnxruntime", "precision": "int8", "artifact": "a.onnx",
+                  "artifact_bytes": 10, "cold_start": {"error": "the cold-start process failed: boom"},
+                  "accuracy": {"error": "ValueError: bad data"}, "error": "",
+                  "batches": [{"batch": 1, "samples": 5, "p50_ms": 1.0, "p90_ms": 1.0, "p99_ms": 1.0,
+                               "throughput_per_s": 1000.0, "bound": "unknown"}]}
+    result = {"machine": {"cpu": "cpu", "cores": 2, "machine": "x86_64", "cpu_flags": [], "libraries": {}},
+              "machine_slug": "m", "config": {"threads": 2, "rounds": 1, "batches": [1], "quick": True},
+              "date": "today", "seconds": 1.0, "kernels": [], "skipped": [],
+              "ceilings": {"matmul_float32_GFLOPs": 1, "matmul_float64_GFLOPs": 1, "matmul_int8_GOPs": 1, "copy_GBps": 1},
+              "deployments": [deployment], "notes": ["fer: no FLOP rule for TopK (counted as 0)"]}
+    text = markdown_report(result, {})
+    row = next(line for line in text.splitlines() if line.startswith("| fer | onnxruntime | int8 | 0.00"))
+    assert row.count("failed") == 3  # both cold-start columns and the accuracy
+    assert "no FLOP rule for TopK" in text
 
 
 def test_ceilings_are_measured():
@@ -151,7 +236,8 @@ def test_the_suite_end_to_end_on_a_tiny_configuration(tmp_path, capsys):
         one, two = d["batches"]
         for b in d["batches"]:
             assert b["p50_ms"] <= b["p90_ms"] <= b["p99_ms"]
-            assert b["throughput_per_s"] == pytest.approx(b["batch"] / (b["p50_ms"] / 1e3))
+            assert b["samples"] >= 12  # --quick's minimum per row
+            assert b["throughput_per_s"] > 0 and b["fixed_ms_per_call"] >= 0
             assert b["bound"] in ("compute", "memory", "overhead")
         # FLOPs come from the fp32 graph for every precision: the same arithmetic
         assert two["flops"] == 2 * one["flops"] == 2 * count(rows["fp32"]["artifact"], 1).flops

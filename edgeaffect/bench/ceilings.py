@@ -50,6 +50,22 @@ def measure_ceilings(threads: int = 2, size: int = 1024, repeats: int = 7) -> di
     return result
 
 
+def best_ceilings(first: dict, second: dict) -> dict:
+    """The higher of two measurements of each ceiling (both kept, under
+    `measurements`), since a ceiling is the best the machine does.
+
+    Example:
+        >>> best_ceilings({"copy_GBps": 10.0}, {"copy_GBps": 12.0})["copy_GBps"]
+        12.0
+    """
+    merged = dict(first)
+    for key, value in second.items():
+        if key.endswith(("GFLOPs", "GOPs", "GBps")) and isinstance(value, float):
+            merged[key] = max(value, first.get(key, 0.0))
+    merged["measurements"] = [{k: v for k, v in m.items() if k != "measurements"} for m in (first, second)]
+    return merged
+
+
 def peak_for(ceilings: dict, precision: str) -> float:
     """The compute ceiling (GFLOP/s) a row of `precision` is measured against:
     int8 rows against the int8 matmul, fp16/bf16 against bf16 where measured,

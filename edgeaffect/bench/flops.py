@@ -15,15 +15,19 @@ write). Counting rules, per node, from the real shapes:
 - Other element-wise operators: one per output element.
 - Data movement (Reshape, Transpose, Concat, Gather, Slice, ...): zero.
 
+`matmul_flops` is the part in Conv / MatMul / Gemm and their integer and
+QLinear forms: the part an INT8 model runs on integer units (the rest, such
+as Softmax or LayerNorm, stays in floating point).
+
 Bytes: `weight_bytes` (initialisers and constants), `io_bytes` (the model's
 inputs and outputs) and `activation_bytes` (every node's inputs and outputs,
-the traffic of an unfused run). `min_bytes` = weights + io is the least any
-run must move; it is what the roofline uses.
+the traffic of an unfused run). weights + io is the least any run of this
+graph must move.
 
 Example:
     >>> from edgeaffect.bench.flops import count_onnx          # doctest: +SKIP
-    >>> count_onnx("fer-fp32.onnx", batch=1)["flops"]          # doctest: +SKIP
-    49939104
+    >>> count_onnx("fer-fp32.onnx", batch=1).flops             # doctest: +SKIP
+    52032379
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ ELEMENTWISE_COST = {"Softmax": 5, "LogSoftmax": 5, "LayerNormalization": 8, "Bat
                     "Tanh": 4, "Exp": 4, "Log": 4, "Pow": 4, "Sqrt": 2, "Reciprocal": 1}
 REDUCE_OPS = {"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL2", "ReduceSumSquare",
               "GlobalAveragePool", "GlobalMaxPool", "AveragePool", "MaxPool"}
+MATMUL_OPS = {"Conv", "ConvInteger", "QLinearConv", "MatMul", "MatMulInteger", "QLinearMatMul", "Gemm"}
 MOVEMENT_OPS = {"Reshape", "Transpose", "Concat", "Gather", "GatherElements", "Slice", "Split", "Squeeze",
                 "Unsqueeze", "Flatten", "Shape", "Size", "Constant", "ConstantOfShape", "Identity", "Cast", "Expand",
                 "Tile", "Pad", "Range", "Resize", "ScatterND", "QuantizeLinear", "DequantizeLinear",
@@ -58,18 +63,15 @@ class GraphCount:
 
     batch: int
     flops: int
+    matmul_flops: int
     weight_bytes: int
     io_bytes: int
     activation_bytes: int
     nodes: int
     uncounted_ops: tuple[str, ...]  # operator types this counter has no rule for
 
-    @property
-    def min_bytes(self) -> int:
-        return self.weight_bytes + self.io_bytes
-
     def to_dict(self) -> dict:
-        return {**asdict(self), "min_bytes": self.min_bytes, "uncounted_ops": list(self.uncounted_ops)}
+        return {**asdict(self), "uncounted_ops": list(self.uncounted_ops)}
 
 
 def count_onnx(model: str | Path | onnx.ModelProto, batch: int = 1) -> GraphCount:
@@ -87,15 +89,16 @@ def count_onnx(model: str | Path | onnx.ModelProto, batch: int = 1) -> GraphCoun
     weight_bytes = sum(_nbytes(shapes[name]) for name in constants if name in shapes)
     graph_inputs = [i.name for i in proto.graph.input if i.name not in constants]
     io_bytes = sum(_nbytes(shapes[name]) for name in graph_inputs + [o.name for o in proto.graph.output])
-    flops, activation_bytes, uncounted = 0, 0, set()
+    flops, matmul_flops, activation_bytes, uncounted = 0, 0, 0, set()
     for node in proto.graph.node:
         cost = node_flops(node, shapes)
         if cost is None:
             uncounted.add(node.op_type)
             cost = 0
         flops += cost
+        matmul_flops += cost if node.op_type in MATMUL_OPS else 0
         activation_bytes += sum(_nbytes(shapes[n]) for n in list(node.input) + list(node.output) if n in shapes)
-    return GraphCount(batch, int(flops), int(weight_bytes), int(io_bytes), int(activation_bytes),
+    return GraphCount(batch, int(flops), int(matmul_flops), int(weight_bytes), int(io_bytes), int(activation_bytes),
                       len(proto.graph.node), tuple(sorted(uncounted)))
 
 
@@ -164,6 +167,9 @@ def _value_shapes(proto, batch: int) -> dict[str, tuple[tuple[int, ...], int]]:
         dims = value.type.tensor_type.shape.dim
         shape = []
         for i, d in enumerate(dims):
+            if i == 0 and d.HasField("dim_value") and d.dim_value != batch:
+                raise ValueError(f"input {value.name!r} has a fixed batch of {d.dim_value}, so it cannot be counted at "
+                                 f"batch {batch}; export the model with a dynamic batch axis")
             if d.HasField("dim_value"):
                 shape.append(d.dim_value)
             elif i == 0:

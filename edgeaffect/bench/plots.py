@@ -39,6 +39,7 @@ def write_plots(result: dict, out: Path, stem: str) -> dict[str, Path]:
 
     deployments = [d for d in result["deployments"] if d["batches"]]
     machine = f"{result['machine']['cpu']}, {result['config']['threads']} threads"
+    first = min(result["config"]["batches"])  # batch 1 unless --batches left it out
     paths = {}
 
     models = sorted({d["model"] for d in deployments})
@@ -51,7 +52,7 @@ def write_plots(result: dict, out: Path, stem: str) -> dict[str, Path]:
         for d in deployments:
             acc = (d.get("accuracy") or {}).get("accuracy")
             if d["model"] == model and acc is not None:
-                points.append((_batch(d, 1)["p50_ms"], acc))
+                points.append((_batch(d, first)["p50_ms"], acc))
                 names.append(f"{d['backend']} {d['precision']}")
         colour = f"C{models.index(model)}"
         ax.scatter(*zip(*points), color=colour)
@@ -66,7 +67,7 @@ def write_plots(result: dict, out: Path, stem: str) -> dict[str, Path]:
         ax.margins(x=0.15, y=0.3)
         ax.set_ylabel("val accuracy")
         ax.set_title(model, fontsize=9)
-    axes[-1, 0].set_xlabel("latency per call at batch 1, p50 (ms, log scale)")
+    axes[-1, 0].set_xlabel(f"latency per call at batch {first}, p50 (ms, log scale)")
     fig.suptitle(f"Latency vs accuracy (dashed: Pareto front)\n{machine}", fontsize=9)
     if not with_accuracy:
         axes[0, 0].text(0.5, 0.5, "no deployment had validation data", ha="center", transform=axes[0, 0].transAxes)
@@ -74,11 +75,11 @@ def write_plots(result: dict, out: Path, stem: str) -> dict[str, Path]:
 
     fig, ax = plt.subplots(figsize=(7, 0.5 + 0.35 * max(1, len(deployments))))
     labels = [f"{d['model']} · {d['backend']} · {d['precision']}" for d in deployments]
-    values = [_batch(d, 1)["p50_ms"] for d in deployments]
+    values = [_batch(d, first)["p50_ms"] for d in deployments]
     ax.barh(range(len(values)), values, color=[f"C{models.index(d['model'])}" for d in deployments])
     ax.set_yticks(range(len(values)), labels, fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel("latency per call at batch 1, p50 (ms)")
+    ax.set_xlabel(f"latency per call at batch {first}, p50 (ms)")
     ax.set_title(f"Latency per backend and precision\n{machine}", fontsize=9)
     paths["plot_latency_per_backend"] = _save(fig, out / f"{stem}-latency-backends.png")
 
@@ -100,8 +101,10 @@ def write_plots(result: dict, out: Path, stem: str) -> dict[str, Path]:
 
 
 def _batch(deployment: dict, batch: int) -> dict:
+    """The row of `batch`; the smallest batch measured when it was not run
+    (the axis labels then name that batch)."""
     rows = deployment["batches"]
-    return next((b for b in rows if b["batch"] == batch), rows[0])
+    return next((b for b in rows if b["batch"] == batch), min(rows, key=lambda b: b["batch"]))
 
 
 def _save(fig, path: Path) -> Path:

@@ -59,18 +59,26 @@ def markdown_report(result: dict, files: dict[str, str]) -> str:
             ["memory copy (read + write)", f"{c['copy_GBps']:.1f} GB/s"],
         ]),
         "## Deployments",
-        "Cold start: a fresh Python process, from its start to the first result (imports and load() included), "
-        "and from load() to the first result. Peak memory: resident set of that process after serving batch "
-        "1 / the largest batch. Accuracy: validation data as named; `n` items.",
+        ("Cold start: a fresh Python process, from its start to the first result (imports and load() included), "
+         "and from load() to the first result; the artifact is already in the OS file cache (and a TensorRT "
+         "engine in its engine cache), since the suite loaded it first. Peak memory: resident set of that "
+         "process after serving the smallest / the largest batch. Accuracy: validation data as named; `n` "
+         "items."),
         _table(["model", "backend", "precision", "artifact MB", "process → 1st result ms", "load → 1st result ms",
                 "peak RSS MB (b1 / max)", "accuracy", "macro-F1", "n"], _deployment_rows(result)),
         "## Latency, throughput and distance to the limit",
-        "predict() on raw inputs (preprocessing included). Limit = max(FLOPs / the precision's peak, "
-        "(artifact + input + output bytes) / copy bandwidth); `bound` is `overhead` when a run reaches under "
-        "10% of that limit (fixed per-call costs dominate), else the side of the roofline it sits on.",
-        _table(["model", "backend", "precision", "batch", "p50 ms", "p90 ms", "p99 ms", "items/s", "MFLOPs/item",
-                "GFLOP/s", "of limit", "bound"], _batch_rows(result)),
+        ("predict() on raw inputs (preprocessing included), `n` back-to-back calls per row; items/s = items over "
+         "the total time of those calls. Limit = max(matmul FLOPs at the precision's peak + other FLOPs at the "
+         "fp32 peak, (artifact + input + output bytes) / copy bandwidth); `of limit` = that floor / p50. "
+         "`fixed ms` is the per-call cost that does not grow with the batch (a line fitted to p50 over the "
+         "batches); `bound` is `overhead` when it is at least half the latency, else the roofline side the floor "
+         "sits on (`compute` or `memory`)."),
+        _table(["model", "backend", "precision", "batch", "n", "p50 ms", "p90 ms", "p99 ms", "items/s",
+                "MFLOPs/item", "GFLOP/s", "of limit", "fixed ms", "bound"], _batch_rows(result)),
     ]
+    if any((b.get("fraction_of_limit") or 0) > 1 for d in result["deployments"] for b in d["batches"]):
+        parts.append("Rows above 100% of the limit ran faster than the measured ceiling: the ceilings were measured "
+                     "low (a busy neighbour during both measurements); read those fractions as upper bounds.")
     if result["kernels"]:
         parts += ["## Kernels, side by side with their peers",
                   _table(["kernel", "shape", "implementation", "median ms", "GFLOP/s (of fp32 peak)",
@@ -109,13 +117,16 @@ def _deployment_rows(result: dict) -> list[list[str]]:
         cold, acc = d["cold_start"] or {}, d["accuracy"] or {}
         memory = cold.get("peak_rss_mb", {})
         first_last = (f"{memory[min(memory, key=int)]:.0f} / {memory[max(memory, key=int)]:.0f}" if memory else "-")
-        rows.append([d["model"], d["backend"], d["precision"], f"{d['artifact_bytes'] / 1e6:.2f}",
-                     _fmt(cold.get("process_to_first_result_s") and cold["process_to_first_result_s"] * 1e3, ".0f"),
-                     _fmt(cold.get("load_to_first_result_s") and cold["load_to_first_result_s"] * 1e3, ".0f"),
-                     first_last, _fmt(acc.get("accuracy"), ".4f"), _fmt(acc.get("macro_f1"), ".4f"),
-                     _fmt(acc.get("n"), "d")])
+        process_ms = cold["process_to_first_result_s"] * 1e3 if "process_to_first_result_s" in cold else None
+        load_ms = cold["load_to_first_result_s"] * 1e3 if "load_to_first_result_s" in cold else None
+        row = [d["model"], d["backend"], d["precision"], f"{d['artifact_bytes'] / 1e6:.2f}",
+               _fmt(process_ms, ".0f", "failed" if "error" in cold else "-"),
+               _fmt(load_ms, ".0f", "failed" if "error" in cold else "-"), first_last,
+               _fmt(acc.get("accuracy"), ".4f", "failed" if "error" in acc else "-"),
+               _fmt(acc.get("macro_f1"), ".4f"), _fmt(acc.get("n"), "d")]
         if d["error"]:
-            rows[-1][3:] = [f"failed: {d['error'][:120]}"] + [""] * 6
+            row[3:] = [f"failed: {d['error'][:120]}"] + [""] * 6
+        rows.append(row)
     return rows
 
 
@@ -123,11 +134,12 @@ def _batch_rows(result: dict) -> list[list[str]]:
     rows = []
     for d in result["deployments"]:
         for b in d["batches"]:
-            per_item = b.get("flops", 0) / b["batch"] / 1e6 if "flops" in b else None
-            rows.append([d["model"], d["backend"], d["precision"], b["batch"], f"{b['p50_ms']:.3f}",
+            per_item = b["flops"] / b["batch"] / 1e6 if "flops" in b else None
+            rows.append([d["model"], d["backend"], d["precision"], b["batch"], b["samples"], f"{b['p50_ms']:.3f}",
                          f"{b['p90_ms']:.3f}", f"{b['p99_ms']:.3f}", f"{b['throughput_per_s']:,.0f}",
                          _fmt(per_item, ".1f"), _fmt(b.get("achieved_GFLOPs"), ".1f"),
-                         _fmt(b.get("fraction_of_limit"), ".1%"), b.get("bound", "-")])
+                         _fmt(b.get("fraction_of_limit"), ".1%"), _fmt(b.get("fixed_ms_per_call"), ".2f"),
+                         b.get("bound", "-")])
     return rows
 
 
@@ -135,10 +147,11 @@ def flatten_rows(result: dict) -> dict[tuple, dict]:
     """Every comparable row of a result, by a key that is stable across runs."""
     rows = {}
     for d in result["deployments"]:
-        acc = (d.get("accuracy") or {}).get("accuracy")
+        accuracy = d.get("accuracy") or {}
         for b in d["batches"]:
             rows[("model", d["model"], d["backend"], d["precision"], f"batch {b['batch']}")] = {
-                "p50_ms": b["p50_ms"], "throughput_per_s": b["throughput_per_s"], "accuracy": acc}
+                "p50_ms": b["p50_ms"], "throughput_per_s": b["throughput_per_s"],
+                "accuracy": accuracy.get("accuracy"), "accuracy_n": accuracy.get("n")}
     for k in result["kernels"]:
         rows[("kernel", k["kernel"], k["shape"], k["impl"], "")] = {"p50_ms": k["median_ms"]}
     return rows
@@ -155,6 +168,8 @@ def compare(old: dict, new: dict) -> str:
         acc = ""
         if o.get("accuracy") is not None and n.get("accuracy") is not None:
             acc = f"{(n['accuracy'] - o['accuracy']) * 100:+.2f} pt"
+            if o.get("accuracy_n") != n.get("accuracy_n"):
+                acc += f" (n {o.get('accuracy_n')} -> {n.get('accuracy_n')}: not the same items)"
         rows.append([" ".join(p for p in key[1:] if p), f"{o['p50_ms']:.3f}", f"{n['p50_ms']:.3f}",
                      f"{(ratio - 1) * 100:+.1f}%", "faster" if ratio < 0.95 else "slower" if ratio > 1.05 else "same",
                      acc])

