@@ -227,6 +227,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
         cells = [f"{k.replace('_balanced_accuracy', ' bal.acc')} {m:.3f}+-{s:.3f}" for k, (m, s) in metrics.items()
                  if k.endswith("balanced_accuracy")]
         print(f"  {model:<20} " + "  ".join(cells))
+    if args.final:
+        from .eeg.train import train_final
+
+        report = train_final(args.data, args.out, extra=tuple(args.extra or ()), seed=args.seed,
+                             tc=TrainConfig(epochs=args.epochs or TrainConfig().epochs))
+        print(f"final models on all {report['subjects']} subjects ({report['n_trials']} trials; epochs "
+              f"{report['epochs']}; student {'distilled' if report['distilled'] else 'from labels only'}): "
+              f"{Path(args.out) / 'final'}")
     return 0
 
 
@@ -278,7 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lsl", metavar="NAME", help="the LSL stream of this name (e.g. from `muselsl stream`)")
     p.add_argument("--resolve-timeout", type=float, default=5.0, help="seconds to look for the LSL stream")
     p.add_argument("--max-results", type=int, help="stop after this many results (live sources run until Ctrl-C)")
-    p.add_argument("--model", required=True, help="binary-heads EEG model: registered name or artifact path")
+    p.add_argument("--model", default="eeg",
+                   help="binary-heads EEG model: registered name or artifact path (default: the shipped eeg model)")
     p.add_argument("--speed", type=float, default=1.0, help="replay speed: 1 real time, 0 as fast as possible")
     p.add_argument("--window", type=float, default=1.0, help="window length in seconds")
     p.add_argument("--hop", type=float, default=0.5, help="hop between windows in seconds")
@@ -308,6 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="eeg: band-feature CSV whose subjects are cross-validated; fer: folder with train/ and val/")
     p.add_argument("--extra", action="append", help="eeg: more band-feature CSVs, used for training only")
     p.add_argument("--folds", type=int, default=5, help="eeg: subject folds (default 5)")
+    p.add_argument("--final", action="store_true",
+                   help="eeg: after the folds, train teacher and student on every subject (for the median epoch the "
+                        "folds chose) into OUT/final, ready for export/build_eeg.py")
     p.add_argument("--epochs", type=int, default=None, help="default: eeg 60, fer 10")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output folder (checkpointed there; a rerun resumes)")

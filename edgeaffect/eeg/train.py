@@ -197,3 +197,52 @@ def summarize(fold_states: dict) -> dict:
         summary[model] = {k: [float(np.mean([s["results"][model][k] for s in fold_states.values()])),
                               float(np.std([s["results"][model][k] for s in fold_states.values()]))] for k in keys}
     return summary
+
+
+def train_final(data: str | Path, out: str | Path, extra: tuple = (), seed: int = 0, tc: TrainConfig = TrainConfig(),
+                distil: Optional[bool] = None) -> dict:
+    """After `cross_validate` in the same `out`: trains the teacher and the
+    student on every subject, for the median of the epochs the folds picked,
+    the student distilled from the teacher unless the folds showed that
+    labels alone did better (or `distil` says otherwise). Writes
+    out/final/{teacher,student}.safetensors and out/final/final.json."""
+    from safetensors.torch import save_file
+
+    out = Path(out)
+    state_path = out / "cv.json"
+    if not state_path.exists():
+        raise FileNotFoundError(f"{state_path} not found: run the cross-validation into {out} first "
+                                "(edgeaffect train eeg --data ... --out DIR)")
+    state = json.loads(state_path.read_text())
+    if "summary" not in state:
+        raise ValueError(f"{state_path} is incomplete: rerun `edgeaffect train eeg` to finish its folds")
+    epochs = {name: int(np.median([f["best_epochs"][name] for f in state["folds"].values()]))
+              for name in ("teacher", "student_no_kd", "student_kd")}
+    summary = state["summary"]
+    if distil is None:
+        distil = _mean_balanced_summary(summary["student_kd"]) >= _mean_balanced_summary(summary["student_no_kd"])
+    main, extras = load_training_tables(data, list(extra))
+    x = np.concatenate([standardize_per_subject(main.tokens, main.subjects)]
+                       + [standardize_per_subject(t.tokens, t.subjects) for t in extras])
+    y = np.concatenate([main.labels] + [t.labels for t in extras])
+    final = out / "final"
+    final.mkdir(exist_ok=True)
+    teacher, _ = fit(TEACHER, x, y, tc, seed, epochs=epochs["teacher"])
+    student_key = "student_kd" if distil else "student_no_kd"
+    student, _ = fit(STUDENT, x, y, tc, seed + 1, teacher=teacher if distil else None, epochs=epochs[student_key])
+    for name, model, cfg in (("teacher", teacher, TEACHER), ("student", student, STUDENT)):
+        meta = {"architecture": json.dumps(cfg.as_dict()), "seed": str(seed), "data": str(data),
+                "epochs": str(epochs["teacher" if name == "teacher" else student_key]), "distilled": str(distil)}
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(final / f"{name}.safetensors"),
+                  metadata=meta)
+    report = {"epochs": epochs, "distilled": bool(distil), "seed": seed, "data": str(data),
+              "extra": [str(e) for e in extra], "n_trials": int(len(x)), "subjects": int(len(np.unique(main.subjects))),
+              "train_config": tc.__dict__, "student": STUDENT.as_dict(), "teacher": TEACHER.as_dict(),
+              "train_balanced_accuracy": {"teacher": head_metrics(y, predict(teacher, x)),
+                                          "student": head_metrics(y, predict(student, x))}}
+    (final / "final.json").write_text(json.dumps(report, indent=2))
+    return report
+
+
+def _mean_balanced_summary(metrics: dict) -> float:
+    return float(np.mean([metrics[f"{h.replace('_high', '')}_balanced_accuracy"][0] for h in HEADS]))
