@@ -303,3 +303,23 @@ def test_bench_cli_rejects_bad_arguments(tmp_path):
         main(["bench", "--quick", "--models", "nope", "--out", str(tmp_path), "--quiet"])
     with pytest.raises(SystemExit, match="cannot read --compare"):
         main(["bench", "--compare", str(tmp_path / "old.json"), "--out", str(tmp_path)])
+
+
+def test_cold_start_runs_the_installed_package_even_from_a_source_checkout(monkeypatch):
+    """From the repository root, `python -m` would import the uncompiled source
+    folder; the child must use the same (built) package as the parent."""
+    import edgeaffect
+    from conftest import PROJECT_ROOT
+    from edgeaffect.bench.models import Deployment, measure_cold_start
+
+    if "eeg" not in edgeaffect.list_models():
+        pytest.skip("the eeg model is not shipped in this build")
+    try:
+        edgeaffect.load("eeg", backend="native").close()
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"the native engine is unavailable here: {exc}")
+    monkeypatch.chdir(PROJECT_ROOT)
+    cold = measure_cold_start(Deployment("eeg", "native", "fp32", artifact="eeg.safetensors"), 1, [1, 2])
+    assert cold["process_to_first_result_s"] > cold["load_to_first_result_s"] > 0
+    assert set(cold["peak_rss_mb"]) == {"1", "2"}
+    assert cold["package"] == edgeaffect.__file__  # not the source folder in the working directory

@@ -63,6 +63,7 @@ def main(argv: list[str]) -> int:
         "load_to_first_result_s": first - imported,
         "process_to_first_result_s": first - request["spawn_time"],
         "peak_rss_mb": memory,
+        "package": edgeaffect.__file__,
     }))
     return 0
 

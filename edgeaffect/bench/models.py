@@ -15,8 +15,10 @@ so drift on a shared machine hits them all alike.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,10 +85,17 @@ def measure_cold_start(deployment: Deployment, threads: int, batches: list[int],
     by_path = Path(deployment.artifact).suffix in (".onnx", ".xml", ".engine")
     request = {"target": deployment.artifact if by_path else deployment.model, "backend": deployment.backend,
                "precision": deployment.precision, "threads": threads, "batches": batches}
+    # The child must import this very edgeaffect: from a source checkout,
+    # `python -m` would otherwise pick the uncompiled source folder in the
+    # working directory. So: a neutral working directory, and this package's
+    # parent first on the path.
+    package_root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
     request["spawn_time"] = time.time()
     try:
         done = subprocess.run([sys.executable, "-m", "edgeaffect.bench.coldstart", json.dumps(request)],
-                              capture_output=True, text=True, timeout=timeout, check=False)
+                              capture_output=True, text=True, timeout=timeout, check=False, env=env,
+                              cwd=tempfile.gettempdir())
     except subprocess.TimeoutExpired:
         raise RuntimeError(f"the cold-start process did not finish within {timeout:.0f} s") from None
     if done.returncode != 0:

@@ -118,7 +118,7 @@ def _run_models_and_kernels(config: BenchConfig, models: list[str], facts: dict,
     steps = len(deployments) * (int(config.cold_start) + int(config.accuracy) + 1) + config.rounds + 3 * config.kernels
     bar.reset(total=steps)
     counts = {}
-    for model in models:
+    for model in sorted({d.model for d in deployments}):
         counts[model], why = graph_counts(model, list(config.batches))
         if why:
             notes.append(why)
