@@ -56,15 +56,31 @@ void Linear::forward(const float* x, int rows, float* y) const {
 }
 
 void LayerNorm::forward(const float* x, int rows, int dim, float* y) const {
+  // Eight independent partial sums: a single running sum is a chain of
+  // dependent adds (latency-bound, about a third of the whole forward pass
+  // when it was one double accumulator); eight chains overlap in the
+  // pipeline. Partial sums of at most dim/8 floats keep float32 accuracy.
+  constexpr int kLanes = 8;
   for (int r = 0; r < rows; ++r) {
     const float* xr = x + static_cast<std::size_t>(r) * dim;
-    double mean = 0, var = 0;
-    for (int i = 0; i < dim; ++i) mean += xr[i];
-    mean /= dim;
-    for (int i = 0; i < dim; ++i) var += (xr[i] - mean) * (xr[i] - mean);
+    float part[kLanes] = {};
+    int i = 0;
+    for (; i + kLanes <= dim; i += kLanes)
+      for (int l = 0; l < kLanes; ++l) part[l] += xr[i + l];
+    double total = 0;
+    for (int l = 0; l < kLanes; ++l) total += part[l];
+    for (; i < dim; ++i) total += xr[i];
+    const float mean = static_cast<float>(total / dim);
+    float sq[kLanes] = {};
+    i = 0;
+    for (; i + kLanes <= dim; i += kLanes)
+      for (int l = 0; l < kLanes; ++l) sq[l] += (xr[i + l] - mean) * (xr[i + l] - mean);
+    double var = 0;
+    for (int l = 0; l < kLanes; ++l) var += sq[l];
+    for (; i < dim; ++i) var += static_cast<double>(xr[i] - mean) * (xr[i] - mean);
     const float inv = static_cast<float>(1.0 / std::sqrt(var / dim + 1e-5));  // torch's default eps
     float* yr = y + static_cast<std::size_t>(r) * dim;
-    for (int i = 0; i < dim; ++i) yr[i] = (xr[i] - static_cast<float>(mean)) * inv * w[i] + b[i];
+    for (int j = 0; j < dim; ++j) yr[j] = (xr[j] - mean) * inv * w[j] + b[j];
   }
 }
 
