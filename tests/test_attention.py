@@ -26,22 +26,25 @@ def test_matches_float64_reference(rng, length, dim, with_bias):
 
 def test_rows_that_overflow_a_naive_softmax(rng):
     q, k, v = rng.standard_normal((3, 1, 2, 62, 32)).astype(np.float32)
-    q *= 200.0  # scores in the thousands: exp() of them overflows float32 and float64
+    q *= 200.0  # scores of several hundred: exp() overflows float32 (at 88) always, float64 (at 709) mostly
     with np.errstate(over="ignore", invalid="ignore"):
-        naive = np.exp(np.einsum("bhid,bhjd->bhij", q, k) / np.sqrt(32))
-    assert not np.isfinite(naive).all()
+        naive = np.exp(np.einsum("bhid,bhjd->bhij", q, k) * np.float32(32**-0.5))
+    assert naive.dtype == np.float32 and not np.isfinite(naive).all()
     out = attention(q, k, v)
     assert np.isfinite(out).all()
     # Scores in the thousands lose digits in float32 whatever the kernel (an
     # ulp of the score is ~6e-5 there): hold it to flash-attention's rule, a
     # small multiple of the error of a stable float32 computation (numpy, max
     # subtracted) against float64 — measured over 60 seeds, our mean error is
-    # 0.4-3.9x numpy's, and the max stays below 1.5e-4.
+    # 0.4-3.9x numpy's, and the max stays below 1.5e-4. When most rows
+    # saturate to one-hot, numpy's error can fall to ~4e-8 and the ratio alone
+    # flakes (seed 1248958050: 7x, at 3e-7); an absolute allowance of 1e-6,
+    # far below the 6e-5 score resolution, keeps the rule meaningful.
     ref = attention_reference(q, k, v)
     scores32 = np.einsum("bhid,bhjd->bhij", q, k) * np.float32(32**-0.5)
     p32 = np.exp(scores32 - scores32.max(-1, keepdims=True))
     framework = np.einsum("bhij,bhjd->bhid", p32 / p32.sum(-1, keepdims=True), v)
-    assert np.abs(out - ref).mean() <= 5 * np.abs(framework - ref).mean()
+    assert np.abs(out - ref).mean() <= 5 * np.abs(framework - ref).mean() + 1e-6
     assert np.abs(out - ref).max() <= 3e-4
 
 
