@@ -30,10 +30,9 @@ ARTIFACTS = (
 def eeg_card(artifact_dir: Optional[Path] = None) -> Optional[ModelCard]:
     """The card, listing the artifacts present in the installed package; None
     when none is (a build without the shipped model)."""
-    from ..models.registry import ARTIFACT_DIR
+    from ..models.registry import shipped_artifacts
 
-    root = artifact_dir or ARTIFACT_DIR
-    present = tuple((key, rel) for key, rel in ARTIFACTS if (root / rel).exists())
+    present = shipped_artifacts(ARTIFACTS, artifact_dir)
     if not present:
         return None
     return ModelCard(

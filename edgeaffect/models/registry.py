@@ -37,6 +37,14 @@ def _ensure_zoo() -> None:
             raise ImportError(f"EDGEAFFECT_MODELS names {module!r}, which cannot be imported: {exc}") from exc
 
 
+def shipped_artifacts(artifacts: tuple, artifact_dir: Path | None = None) -> tuple:
+    """The (key, relative path) pairs of `artifacts` whose files exist in
+    `artifact_dir` (default: the package's models/artifacts): a shipped card
+    lists only what this build has."""
+    root = artifact_dir or ARTIFACT_DIR
+    return tuple((key, rel) for key, rel in artifacts if (root / rel).exists())
+
+
 def register_model(card: ModelCard, replace: bool = False) -> ModelCard:
     """Adds a model card. Registering a name twice is an error unless replace=True."""
     _ensure_zoo()
