@@ -270,7 +270,3 @@ def _progress_bar(config: BenchConfig):
 
     return tqdm(total=1, disable=not config.progress, unit="step", leave=False)
 
-
-def with_overrides(config: BenchConfig, **changes) -> BenchConfig:
-    """A copy of `config` with the given fields changed (None values are ignored)."""
-    return replace(config, **{k: v for k, v in changes.items() if v is not None})
