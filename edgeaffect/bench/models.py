@@ -190,15 +190,14 @@ def graph_counts(model: str, batches: list[int]) -> tuple[Optional[dict], str]:
     """FLOPs and bytes per batch from the model's fp32 ONNX graph (any ONNX
     artifact if it has no fp32 one), or None and why."""
     from ..models import get_card
-    from ..models.registry import ARTIFACT_DIR
+    from ..models.registry import artifact_path
     from .flops import count_onnx
 
-    artifacts = get_card(model).artifact_map()
-    onnx_keys = [k for k in ("onnx-fp32", "onnx-fp16", "onnx-int8") if k in artifacts]
+    card = get_card(model)
+    onnx_keys = [k for k in ("onnx-fp32", "onnx-fp16", "onnx-int8") if k in card.artifact_map()]
     if not onnx_keys:
         return None, f"model {model!r} has no ONNX artifact to count FLOPs from (export one first)"
-    rel = Path(artifacts[onnx_keys[0]])
-    path = rel if rel.is_absolute() else ARTIFACT_DIR / rel
+    path = artifact_path(card, onnx_keys[0])
     try:
         import onnx  # noqa: F401
     except ImportError:
