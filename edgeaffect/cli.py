@@ -144,6 +144,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    if args.model == "explain" or (Path(args.model) / "config.json").exists():
+        return _cmd_eval_explain(args)
     from .evaluation.run import evaluate
 
     result = evaluate(args.model, args.data, backend=args.backend, precision=args.precision, threads=args.threads,
@@ -157,6 +159,59 @@ def _cmd_eval(args: argparse.Namespace) -> int:
           f"macro-F1 {result['macro_f1']:.4f}")
     for label, recall in result["per_class_recall"].items():
         print(f"  recall {label:>12}: {'n/a' if recall is None else f'{recall:.4f}'}")
+    return 0
+
+
+def _cmd_eval_explain(args: argparse.Namespace) -> int:
+    from .explain import DecodeConfig
+    from .explain.evaluate import evaluate_folder
+
+    result = evaluate_folder(args.data, None if args.model == "explain" else args.model, teacher=args.teacher,
+                             backend="onnxruntime" if args.backend == "auto" else args.backend,
+                             precision="fp32" if args.precision == "auto" else args.precision, threads=args.threads,
+                             limit=args.limit, decode=DecodeConfig(beams=args.beams), progress=not args.json)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"explain on {result['data']} ({result['n']} faces): backend {result['backend']}, precision "
+          f"{result['precision']}, beams {result['beams']}")
+    for key in ("accuracy", "faithfulness", "bleu4", "rouge_l", "cider", "exact_regions", "top_region",
+                "retrieval_recall_at_1"):
+        if key in result:
+            print(f"  {key:<22} {result[key]:.4f}")
+    return 0
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from .explain import DecodeConfig, load_explainer
+    from .explain.faces import draw_explanations, explain_image
+    from .faces.sources import read_image
+
+    engine = load_explainer(None if args.model == "explain" else args.model, backend=args.backend,
+                            precision=args.precision, threads=args.threads)
+    frame = read_image(args.image)
+    decode = DecodeConfig(max_new_tokens=args.max_tokens, beams=args.beams)
+    whole = args.crop
+    faces = explain_image(frame, engine, detector=args.detector, whole_image=whole, decode=decode)
+    if not faces and min(frame.shape[:2]) <= 96:
+        # a small image with no detectable face is most likely a face crop already (as FER2013's are)
+        whole = True
+        faces = explain_image(frame, engine, whole_image=True, decode=decode)
+    if args.json:
+        print(json.dumps({"image": args.image, "whole_image_as_face": whole, "faces": [f.to_dict() for f in faces]}))
+    elif not faces:
+        print(f"{args.image}: no face found; if the image is a face crop, pass --crop")
+    else:
+        for face in faces:
+            e = face.explanation
+            where = "whole image" if face.box is None else "box " + ", ".join(f"{v:.0f}" for v in face.box)
+            print(f"{where}: {e.emotion} ({e.score:.2f})\n  {e.text}\n  evidence: " +
+                  ", ".join(f"{k} {v:.2f}" for k, v in e.region_weights.items()))
+    if args.out:
+        import cv2
+
+        if not cv2.imwrite(args.out, draw_explanations(frame, faces)):
+            raise ValueError(f"cannot write --out {args.out}: does its folder exist, and is it .png or .jpg?")
     return 0
 
 
@@ -215,7 +270,42 @@ def _cmd_train_fer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_vad(items) -> dict:
+    out = {}
+    for item in items or ():
+        name, _, values = item.partition("=")
+        try:
+            v = tuple(float(x) for x in values.split(","))
+        except ValueError:
+            v = ()
+        if not name or len(v) != 3:
+            raise ValueError(f"--vad {item!r}: write NAME=V,A,D with three numbers in [0, 1], e.g. awe=0.469,0.74,0.3")
+        out[name.strip().lower()] = v
+    return out
+
+
+def _cmd_train_explain(args: argparse.Namespace) -> int:
+    from .explain.train import ExplainTrainConfig, train_explainer
+
+    defaults = ExplainTrainConfig()
+    config = ExplainTrainConfig(epochs=args.epochs or defaults.epochs, batch_size=args.batch_size,
+                                lr=args.lr or defaults.lr, finetune_vision=args.finetune_vision,
+                                text_pretrain_epochs=args.text_pretrain_epochs)
+    report = train_explainer(args.out, config, seed=args.seed, data=args.data if not args.csv else None,
+                             teacher=args.teacher, csv=args.csv, backbone=args.backbone, corpus=args.corpus,
+                             extra_vad=_parse_vad(args.vad), stop_after=args.stop_after)
+    best = report["best"]
+    scores = ", ".join(f"{k} {v:.4f}" for k, v in best["val"].items() if isinstance(v, float))
+    print(f"explainer: {report['parameters']['total']:,} parameters ({report['vision']} vision); best epoch "
+          f"{best['epoch']}: {scores}; {Path(args.out) / 'report.json'}")
+    return 0
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
+    if args.task == "explain":
+        return _cmd_train_explain(args)
+    if not args.data:
+        raise ValueError(f"train {args.task} needs --data")
     if args.task == "fer":
         return _cmd_train_fer(args)
     from .eeg.train import TrainConfig, cross_validate
@@ -312,22 +402,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("train", help="train a model: eeg (subject-independent CV) or fer (FER2013 folders)")
-    p.add_argument("task", choices=["eeg", "fer"], help="what to train")
-    p.add_argument("--data", required=True,
-                   help="eeg: band-feature CSV whose subjects are cross-validated; fer: folder with train/ and val/")
+    p.add_argument("task", choices=["eeg", "fer", "explain"], help="what to train")
+    p.add_argument("--data",
+                   help="eeg: band-feature CSV whose subjects are cross-validated; fer, explain: folder with train/ and val/")
     p.add_argument("--extra", action="append", help="eeg: more band-feature CSVs, used for training only")
     p.add_argument("--folds", type=int, default=5, help="eeg: subject folds (default 5)")
     p.add_argument("--final", action="store_true",
                    help="eeg: after the folds, train teacher and student on every subject (for the median epoch the "
                         "folds chose) into OUT/final, ready for export/build_eeg.py")
-    p.add_argument("--epochs", type=int, default=None, help="default: eeg 60, fer 10")
+    p.add_argument("--epochs", type=int, default=None, help="default: eeg 60, fer 10, explain 4")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output folder (checkpointed there; a rerun resumes)")
     p.add_argument("--model", choices=["student", "teacher"], default="student",
                    help="fer: the Swin-SE student or the convnet teacher")
-    p.add_argument("--teacher", help="fer: a teacher checkpoint (best.pt) to distil the student from")
+    p.add_argument("--teacher", help="fer: a teacher checkpoint (best.pt) to distil the student from; explain: the FER "
+                                     "teacher (best.pt or .onnx) whose occlusion evidence the sentences phrase")
+    p.add_argument("--csv", help="explain: train on a CSV of (image, emotion, explanation) instead of --data")
+    p.add_argument("--corpus", help="explain: human sentences (affection_utterances.json) for the tokenizer and "
+                                    "--text-pretrain-epochs")
+    p.add_argument("--text-pretrain-epochs", type=int, default=0,
+                   help="explain: text-only decoder pretraining on --corpus first (default 0)")
+    p.add_argument("--finetune-vision", action="store_true",
+                   help="explain: train the FER backbone too (default frozen)")
+    p.add_argument("--backbone", help="explain: Swin-SE weights (.safetensors; default the shipped fer model's)")
+    p.add_argument("--vad", action="append", metavar="NAME=V,A,D",
+                   help="explain: VAD of an emotion the NRC table lacks (repeatable)")
     p.add_argument("--batch-size", type=int, default=128, help="fer: images per step")
-    p.add_argument("--lr", type=float, default=None, help="fer: peak learning rate (default 2e-3)")
+    p.add_argument("--lr", type=float, default=None, help="fer: peak learning rate (default 2e-3); explain: 1e-3")
     p.add_argument("--compile", action="store_true", help="fer: torch.compile the training step (faster after a warm-up)")
     p.add_argument("--init", help="fer: start from this checkpoint's weights (a second schedule)")
     p.add_argument("--bf16", action="store_true", help="fer: bf16 autocast on the CPU (measured slower for these models)")
@@ -341,8 +442,24 @@ def build_parser() -> argparse.ArgumentParser:
     bench_cli.add_arguments(p)
     p.set_defaults(func=bench_cli.run)
 
+    p = sub.add_parser("explain", help="the emotion of every face in an image, a sentence explaining it, and the "
+                                       "evidence regions with their weights")
+    p.add_argument("image", help="a photo (faces are detected) or a face crop (see --crop)")
+    p.add_argument("--model", default="explain", help="'explain' (shipped) or an exported explainer folder")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--out", help="write the image with the evidence overlay here (.png or .jpg)")
+    p.add_argument("--crop", action="store_true", help="the image is one face crop (no detection)")
+    p.add_argument("--detector", default="auto", help="as for `edgeaffect run`")
+    p.add_argument("--beams", type=int, default=1, help="beam width (1: greedy)")
+    p.add_argument("--max-tokens", type=int, default=30, help="tokens generated after the emotion at most")
+    p.add_argument("--backend", default="onnxruntime", help="onnxruntime or openvino")
+    p.add_argument("--precision", default="fp32", help="fp32, or int8 (the decoder's weights)")
+    p.add_argument("--threads", type=int)
+    p.set_defaults(func=_cmd_explain)
+
     p = sub.add_parser("eval", help="evaluate a model on data in its documented format")
-    p.add_argument("model", help="registered model name or artifact path")
+    p.add_argument("model", help="registered model name or artifact path; 'explain' or an explainer folder "
+                                 "for the explainer's scores")
     p.add_argument("--data", required=True, help="evaluation data (see the model card's format)")
     p.add_argument("--backend", default="auto", help="auto, onnxruntime, openvino, tensorrt, torch")
     p.add_argument("--precision", default="auto", help="auto, fp32, fp16, int8")
@@ -350,6 +467,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--limit", type=int, default=None, help="at most this many samples per class/file")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--teacher", help="explain: the FER teacher for faithfulness (default: the model's rationale-teacher.onnx)")
+    p.add_argument("--beams", type=int, default=1, help="explain: beam width (1: greedy)")
     p.set_defaults(func=_cmd_eval)
     return parser
 

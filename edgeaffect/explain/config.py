@@ -1,0 +1,33 @@
+"""The explainer's configuration (torch-free: the runtime reads it from the model's config.json)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class ExplainerConfig:
+    emotions: tuple[str, ...]
+    vocab_size: int
+    regions: int = 4  # 0: the data has no region evidence (e.g. a user's CSV of explanations)
+    d: int = 128
+    layers: int = 4
+    heads: int = 4
+    ff: int = 512
+    max_text: int = 48  # text tokens including <bos> and <eos>
+    embed_dim: int = 128  # contrastive space
+    dropout: float = 0.1
+    vision: dict = field(default_factory=dict)  # SwinSEConfig overrides; empty: the FER student's
+    extra_vad: dict = field(default_factory=dict)  # VAD of emotions the NRC table lacks (--vad)
+
+    def as_dict(self) -> dict:
+        out = asdict(self)
+        out["emotions"] = list(self.emotions)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ExplainerConfig":
+        data = dict(data)
+        data["emotions"] = tuple(data["emotions"])
+        data["extra_vad"] = {k: tuple(v) for k, v in data.get("extra_vad", {}).items()}
+        return cls(**data)

@@ -1,0 +1,141 @@
+"""One explainer, two executors: the numpy side (prompt, VAD fusion, evidence
+token, generation, parsing the regions back) shared by the torch model and
+the exported ONNX graphs.
+
+An executor gives two functions:
+
+    vision(x (N, 1, 48, 48) float32) -> {"logits" (N, C), "vad" (N, 3), "prefix" (N, T, d),
+                                         "image_embedding" (N, e), ["evidence" (N, C, R)]}
+    step(embeds (B, T, d), past or None) -> (logits (B, T, V), present)
+
+and the small matrices the numpy side applies (`params`): token_embed (V, d),
+vad_fuse_weight (d, d + 3) / _bias, evidence_proj_weight (d, R) / _bias.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from .decoding import GREEDY, DecodeConfig, beam_search, greedy
+from .config import ExplainerConfig
+from .rationale import evidence_weights
+from .tokenizer import BPETokenizer, BOS
+from .vocabulary import REGION_NAMES, named_regions, prompt, vad_of
+
+PIXEL_MEAN, PIXEL_STD = 0.5, 0.25  # the FER backbone's input: (x / 255 - mean) / std
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """One face's answer: the emotion, the sentence, and the evidence behind it.
+
+    Example:
+        >>> e = Explanation("happy", 0.9, {"happy": 0.9}, "Happy: the lifted cheeks carries most of the evidence.",
+        ...                 ["nose_cheeks"], {"brows": 0.0, "eyes": 0.1, "nose_cheeks": 0.9, "mouth": 0.0},
+        ...                 (0.9, 0.7, 0.7))
+        >>> e.to_dict()["regions"]
+        ['nose_cheeks']
+    """
+
+    emotion: str
+    score: float
+    probabilities: dict[str, float]
+    text: str
+    regions: list[str]  # the regions the sentence names, strongest first
+    region_weights: dict[str, float]  # the evidence head's share per region (empty without regions)
+    vad: tuple[float, float, float]  # predicted valence, arousal, dominance in [0, 1]
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"emotion": self.emotion, "score": round(self.score, 4), "text": self.text, "regions": self.regions,
+                "region_weights": self.region_weights, "vad": [round(v, 4) for v in self.vad],
+                "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()}, **self.extra}
+
+
+def normalize_faces(faces: np.ndarray) -> np.ndarray:
+    """uint8 (N, 48, 48) grey faces -> the backbone's float32 (N, 1, 48, 48) input."""
+    faces = np.asarray(faces)
+    if faces.ndim != 3:
+        raise ValueError(f"faces must be (N, H, W) grey crops, got shape {faces.shape}")
+    return ((faces.astype(np.float32) / 255.0 - PIXEL_MEAN) / PIXEL_STD)[:, None]
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    z = np.exp(x - x.max(axis=-1, keepdims=True))
+    return z / z.sum(axis=-1, keepdims=True)
+
+
+class ExplainerEngine:
+    def __init__(self, spec: ExplainerConfig, tokenizer: BPETokenizer, params: dict[str, np.ndarray],
+                 vision: Callable[[np.ndarray], dict], step: Callable,
+                 hidden: Optional[Callable[[np.ndarray], np.ndarray]] = None):
+        self.spec, self.tokenizer, self.params = spec, tokenizer, params
+        self.vision, self.step, self.hidden = vision, step, hidden
+        self.vad_table = vad_of(spec.emotions, spec.extra_vad)
+
+    # --- the numpy side ----------------------------------------------------------------------------
+    def embed(self, ids: np.ndarray, rows: np.ndarray, vad: np.ndarray) -> np.ndarray:
+        e = self.params["token_embed"][ids]  # (B, T, d)
+        v = np.broadcast_to(vad[rows][:, None, :], (*e.shape[:2], 3))
+        return np.concatenate([e, v], axis=-1) @ self.params["vad_fuse_weight"].T + self.params["vad_fuse_bias"]
+
+    def text_embeddings(self, texts: Sequence[str], emotions: Sequence[int]) -> np.ndarray:
+        """(N, e) unit vectors of sentences (the decoder on the text alone), for retrieval."""
+        if self.hidden is None:
+            raise ValueError("this engine has no text encoder (decoder hidden states); retrieval needs one")
+        out = []
+        for text, c in zip(texts, emotions):
+            ids = np.asarray([self.tokenizer.encode(text, bos=True, eos=True)[: self.spec.max_text]], dtype=np.int64)
+            h = self.hidden(self.embed(ids, np.zeros(1, dtype=np.int64), self.vad_table[[c]]).astype(np.float32))
+            v = h[0].mean(axis=0) @ self.params["text_proj_weight"].T + self.params["text_proj_bias"]
+            out.append(v / np.linalg.norm(v))
+        return np.stack(out)
+
+    def prefix(self, vision_out: dict, emotions: np.ndarray) -> np.ndarray:
+        prefix = vision_out["prefix"]
+        if self.spec.regions:
+            rows = vision_out["evidence"][np.arange(len(emotions)), emotions]  # (N, R)
+            token = rows @ self.params["evidence_proj_weight"].T + self.params["evidence_proj_bias"]
+            prefix = np.concatenate([prefix, token[:, None, :]], axis=1)
+        return prefix.astype(np.float32)
+
+    def explain_faces(self, faces: np.ndarray, emotions: Optional[Sequence[int]] = None,
+                      decode: DecodeConfig = GREEDY) -> list[Explanation]:
+        """uint8 (N, 48, 48) faces -> one Explanation each. `emotions` (indices)
+        overrides the emotion to explain (default: the predicted one)."""
+        out = self.vision(normalize_faces(faces))
+        probs = _softmax(out["logits"].astype(np.float64))
+        named = np.argmax(probs, axis=1) if emotions is None else np.asarray(emotions, dtype=np.int64)
+        texts = self.generate(out, named, decode)
+        results = []
+        for i, (c, text) in enumerate(zip(named, texts)):
+            emotion = self.spec.emotions[c]
+            weights, regions = {}, []
+            if self.spec.regions:
+                weights = evidence_weights(out["evidence"][i, c])
+                regions = [REGION_NAMES[r] for r in named_regions(emotion, text)]
+            results.append(Explanation(emotion, float(probs[i, c]),
+                                       {e: float(p) for e, p in zip(self.spec.emotions, probs[i])}, text, regions,
+                                       weights, tuple(float(v) for v in out["vad"][i])))
+        return results
+
+    def generate(self, vision_out: dict, named: np.ndarray, decode: DecodeConfig = GREEDY) -> list[str]:
+        """The sentence for each face, starting with its named emotion's prompt."""
+        prefix = self.prefix(vision_out, named)
+        vad = self.vad_table[named]
+        texts: list[str] = [""] * len(named)
+        for c in np.unique(named):  # prompts differ in length between emotions
+            idx = np.flatnonzero(named == c)
+            prompt_ids = [BOS] + self.tokenizer.encode(prompt(self.spec.emotions[c]))
+            if decode.beams > 1:
+                outs = [beam_search(self.step, lambda ids, rows, v=vad[i:i + 1]: self.embed(ids, rows, v),
+                                    prefix[i:i + 1], prompt_ids, decode) for i in idx]
+            else:
+                outs = greedy(self.step, lambda ids, rows, v=vad[idx]: self.embed(ids, rows, v),
+                              prefix[idx], [prompt_ids] * len(idx), decode)
+            for i, generated in zip(idx, outs):
+                texts[i] = self.tokenizer.decode(prompt_ids[1:] + list(generated))
+        return texts

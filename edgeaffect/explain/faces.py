@@ -1,0 +1,92 @@
+"""Explanations for every face in a photo, and the evidence overlay.
+
+Example:
+    >>> import cv2
+    >>> from edgeaffect.explain import load_explainer
+    >>> from edgeaffect.explain.faces import explain_image, draw_explanations
+    >>> frame = cv2.imread("people.jpg")                                       # doctest: +SKIP
+    >>> faces = explain_image(frame, load_explainer())                         # doctest: +SKIP
+    >>> cv2.imwrite("explained.png", draw_explanations(frame, faces))          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from ..faces.crop import crop_face
+from ..faces.detector import FaceBox, make_detector
+from .decoding import GREEDY, DecodeConfig
+from .engine import Explanation, ExplainerEngine
+from .vocabulary import REGIONS
+
+MARGIN = 0.1  # the face pipeline's crop margin (edgeaffect.faces.crop)
+
+
+@dataclass(frozen=True)
+class ExplainedFace:
+    box: Optional[list[float]]  # x, y, width, height; None when the whole image is the face crop
+    explanation: Explanation
+
+    def to_dict(self) -> dict:
+        return {"box": self.box, **self.explanation.to_dict()}
+
+
+def explain_image(frame: np.ndarray, engine: ExplainerEngine, detector="auto", whole_image: bool = False,
+                  decode: DecodeConfig = GREEDY) -> list[ExplainedFace]:
+    """Every detected face of a BGR or grey frame, explained; with whole_image the
+    frame itself is taken as one face crop (as FER2013's images are)."""
+    import cv2
+
+    grey = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    if whole_image:
+        crop = cv2.resize(grey, (48, 48), interpolation=cv2.INTER_AREA if min(grey.shape) > 48 else cv2.INTER_LINEAR)
+        return [ExplainedFace(None, engine.explain_faces(crop[None], decode=decode)[0])]
+    det = make_detector(detector) if isinstance(detector, str) else detector
+    try:
+        boxes: list[FaceBox] = det.detect(frame)
+    finally:
+        if isinstance(detector, str) and hasattr(det, "close"):
+            det.close()
+    if not boxes:
+        return []
+    crops = np.stack([crop_face(frame, box, 48, MARGIN) for box in boxes])
+    return [ExplainedFace(box.as_list(), e) for box, e in zip(boxes, engine.explain_faces(crops, decode=decode))]
+
+
+def draw_explanations(frame: np.ndarray, faces: list[ExplainedFace]) -> np.ndarray:
+    """A copy of the frame with each face's regions shaded by their evidence
+    weight (the named ones outlined), and its emotion; the sentence is printed
+    under the face."""
+    import cv2
+
+    out = frame.copy() if frame.ndim == 3 else cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+    height, width = out.shape[:2]
+    for face in faces:
+        if face.box is None:
+            x0, y0, side = 0.0, 0.0, float(min(height, width))
+        else:
+            x, y, w, h = face.box
+            side = (1 + MARGIN) * max(w, h)
+            x0, y0 = x + w / 2 - side / 2, y + h / 2 - side / 2
+        overlay = out.copy()
+        for region in REGIONS:
+            weight = face.explanation.region_weights.get(region.name, 0.0)
+            top, bottom, left, right = (int(round(v)) for v in
+                                        (y0 + region.rows[0] * side, y0 + region.rows[1] * side,
+                                         x0 + region.cols[0] * side, x0 + region.cols[1] * side))
+            if weight > 0:
+                cv2.rectangle(overlay, (left, top), (right, bottom), (0, 0, int(255 * min(1.0, weight * 1.5))), -1)
+            if region.name in face.explanation.regions:
+                cv2.rectangle(out, (left, top), (right, bottom), (0, 200, 255), 1)
+        out = cv2.addWeighted(overlay, 0.45, out, 0.55, 0)
+        label = f"{face.explanation.emotion} {face.explanation.score:.2f}"
+        cv2.putText(out, label, (int(x0), max(12, int(y0) - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 200, 255), 1,
+                    cv2.LINE_AA)
+        sentence = face.explanation.text
+        scale = max(0.3, min(0.5, side / 600))
+        cv2.putText(out, sentence, (max(0, int(x0)), min(height - 4, int(y0 + side) + 14)), cv2.FONT_HERSHEY_SIMPLEX,
+                    scale, (255, 255, 255), 1, cv2.LINE_AA)
+    return out

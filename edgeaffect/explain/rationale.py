@@ -1,0 +1,113 @@
+"""The rationale teacher: occlusion of a face classifier over facial regions,
+phrased with the fixed FACS cue vocabulary (edgeaffect.explain.vocabulary).
+
+For a face x and each region r, x_r is x with r filled by x's mean grey
+level. The evidence of r for emotion c is how much hiding r lowers the
+classifier's log-probability of c:
+
+    evidence[c, r] = log p(c | x) - log p(c | x_r)
+
+(positive: the region supports c). One pass over the face and one per region
+give the evidence for every emotion at once. The sentence names the
+strongest region, and the runner-up when it carries at least half as much
+(`vocabulary.ranked_regions`); its words are fixed by (emotion, regions), so
+the text is a deterministic function of the evidence (`render_rationale`).
+
+Example (with the shipped teacher, see edgeaffect.explain.runtime):
+    >>> import numpy as np
+    >>> from edgeaffect.explain.rationale import occlusion_evidence, render_rationale
+    >>> faces = np.full((1, 48, 48), 128, np.uint8)
+    >>> ev = occlusion_evidence(lambda x: np.zeros((len(x), 7), np.float32), faces)
+    >>> ev.shape
+    (1, 7, 4)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .vocabulary import REGION_NAMES, REGIONS, ranked_regions, render
+
+Classifier = Callable[[np.ndarray], np.ndarray]  # float32 (N, 1, S, S) in [0, 1] -> logits (N, C)
+
+
+def occlude(faces: np.ndarray) -> np.ndarray:
+    """(N, S, S) uint8 -> (R + 1, N, S, S) uint8: the faces, then each region hidden by the face's mean grey."""
+    if faces.ndim != 3 or faces.shape[1] != faces.shape[2]:
+        raise ValueError(f"faces must be (N, S, S) square grey crops, got shape {faces.shape}")
+    size = faces.shape[1]
+    fill = faces.reshape(len(faces), -1).mean(axis=1).round().astype(faces.dtype)
+    out = np.repeat(faces[None], len(REGIONS) + 1, axis=0)
+    for i, region in enumerate(REGIONS, start=1):
+        top, bottom, left, right = region.box(size)
+        out[i, :, top:bottom, left:right] = fill[:, None, None]
+    return out
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+def occlusion_evidence(classifier: Classifier, faces: np.ndarray, batch_size: int = 512, progress: bool = False) -> np.ndarray:
+    """(N, C, R) float32 evidence of every region for every emotion.
+
+    `classifier` maps float32 (n, 1, S, S) faces scaled to [0, 1] to logits;
+    `faces` are uint8 (N, S, S) grey crops.
+    """
+    variants = occlude(np.asarray(faces))
+    starts = range(0, len(faces), batch_size)
+    if progress:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc="rationale teacher (occlusion)", unit="batch")
+    chunks = []
+    for start in starts:
+        block = variants[:, start:start + batch_size]  # (R + 1, n, S, S)
+        r1, n = block.shape[:2]
+        x = block.reshape(r1 * n, 1, *block.shape[2:]).astype(np.float32) / 255.0
+        logp = _log_softmax(np.asarray(classifier(x))).reshape(r1, n, -1)
+        chunks.append((logp[0][:, :, None] - logp[1:].transpose(1, 2, 0)).astype(np.float32))
+    return np.concatenate(chunks)
+
+
+@dataclass(frozen=True)
+class Rationale:
+    """The teacher's explanation of one emotion on one face."""
+
+    emotion: str
+    regions: tuple[int, ...]  # indices into REGIONS, strongest first
+    evidence: tuple[float, ...]  # per region, log-probability drop when hidden
+    text: str
+
+    @property
+    def region_names(self) -> list[str]:
+        return [REGION_NAMES[r] for r in self.regions]
+
+    def weights(self) -> dict[str, float]:
+        """Each region's share of the positive evidence (zeros when none is positive)."""
+        return evidence_weights(np.asarray(self.evidence))
+
+
+def evidence_weights(evidence: np.ndarray) -> dict[str, float]:
+    positive = np.maximum(np.asarray(evidence, dtype=np.float64), 0.0)
+    total = positive.sum()
+    shares = positive / total if total > 0 else positive
+    return {name: round(float(w), 4) for name, w in zip(REGION_NAMES, shares)}
+
+
+def render_rationale(emotion: str, evidence: np.ndarray) -> Rationale:
+    """The sentence for one emotion's evidence row (R,): a pure function of it."""
+    evidence = np.asarray(evidence, dtype=np.float32)
+    if evidence.shape != (len(REGIONS),):
+        raise ValueError(f"evidence must hold one value per region ({len(REGIONS)}), got shape {evidence.shape}")
+    regions = tuple(ranked_regions(evidence))
+    return Rationale(emotion, regions, tuple(float(v) for v in evidence), render(emotion, regions))
+
+
+def rationales(labels: Sequence[str], evidence: np.ndarray, emotions: Sequence[int]) -> list[Rationale]:
+    """The teacher's rationale of emotion index emotions[i] on face i, for evidence (N, C, R)."""
+    return [render_rationale(labels[c], evidence[i, c]) for i, c in enumerate(emotions)]

@@ -1,0 +1,124 @@
+"""The explainer at run time: ONNX Runtime or OpenVINO, numpy, no torch.
+
+Example:
+    >>> from edgeaffect.explain import load_explainer
+    >>> explainer = load_explainer()                          # doctest: +SKIP
+    >>> [e.to_dict() for e in explainer.explain_faces(faces)]  # doctest: +SKIP
+    [{'emotion': 'happy', 'text': 'Happy: the raised corners of the mouth carries ...', 'regions': ['mouth'], ...}]
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+from .config import ExplainerConfig
+from .engine import ExplainerEngine
+from .tokenizer import BPETokenizer
+
+BACKENDS = ("onnxruntime", "openvino")
+
+
+def default_folder() -> Path:
+    from ..models.registry import ARTIFACT_DIR
+
+    return ARTIFACT_DIR / "explain"
+
+
+def _ort_session(path: Path, threads: Optional[int]):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _ort_function(path: Path, threads: Optional[int]) -> Callable:
+    session = _ort_session(path, threads)
+    names = [i.name for i in session.get_inputs()]
+    outputs = [o.name for o in session.get_outputs()]
+
+    def run(*arrays):
+        return dict(zip(outputs, session.run(None, dict(zip(names, arrays)))))
+
+    return run
+
+
+def _openvino_function(path: Path, threads: Optional[int]) -> Callable:
+    import openvino as ov
+
+    core = ov.Core()
+    config = {"INFERENCE_NUM_THREADS": threads} if threads else {}
+    compiled = core.compile_model(core.read_model(str(path)), "CPU", config)
+    outputs = [o.get_any_name() for o in compiled.outputs]
+    request = compiled.create_infer_request()
+
+    def run(*arrays):
+        result = request.infer(list(arrays))
+        return {name: np.array(result[compiled.outputs[i]]) for i, name in enumerate(outputs)}
+
+    return run
+
+
+def load_explainer(folder: Optional[str | Path] = None, backend: str = "onnxruntime", precision: str = "fp32",
+                   threads: Optional[int] = None) -> ExplainerEngine:
+    """The explainer in `folder` (default: the shipped `explain` model).
+
+    backend: onnxruntime or openvino; precision: fp32, or int8 (the decoder's
+    MatMul weights in INT8, where explain-decoder-int8.onnx exists).
+    """
+    folder = Path(folder) if folder else default_folder()
+    config_path = folder / "config.json"
+    if not config_path.exists():
+        raise FileNotFoundError(f"{config_path} is missing: {folder} is not an exported explainer (build one with "
+                                "`python export/build_explain.py`, or reinstall edgeaffect for the shipped one)")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend {backend!r} is not one of {BACKENDS}")
+    decoder_file = {"fp32": "explain-decoder.onnx", "int8": "explain-decoder-int8.onnx"}.get(precision)
+    if decoder_file is None or not (folder / decoder_file).exists():
+        raise FileNotFoundError(f"no {precision} decoder in {folder}; precisions: fp32" +
+                                (", int8" if (folder / "explain-decoder-int8.onnx").exists() else ""))
+    meta = json.loads(config_path.read_text())
+    cfg = ExplainerConfig.from_dict(meta["model"])
+    tokenizer = BPETokenizer.load(folder / "tokenizer.json")
+    with np.load(folder / "explain-text.npz") as data:
+        params = {k: data[k] for k in data.files}
+    make = _ort_function if backend == "onnxruntime" else _openvino_function
+    vision_run = make(folder / "explain-vision.onnx", threads)
+    decoder_run = make(folder / decoder_file, threads)
+
+    def vision(x: np.ndarray) -> dict:
+        return vision_run(np.ascontiguousarray(x, dtype=np.float32))
+
+    def empty_past(batch: int) -> np.ndarray:
+        return np.zeros((cfg.layers, 2, batch, cfg.heads, 0, cfg.d // cfg.heads), dtype=np.float32)
+
+    def step(embeds: np.ndarray, past):
+        embeds = np.ascontiguousarray(embeds, dtype=np.float32)
+        out = decoder_run(embeds, empty_past(len(embeds)) if past is None else np.ascontiguousarray(past))
+        return out["logits"], out["present"]
+
+    def hidden(embeds: np.ndarray) -> np.ndarray:
+        embeds = np.ascontiguousarray(embeds, dtype=np.float32)
+        return decoder_run(embeds, empty_past(len(embeds)))["hidden"]
+
+    engine = ExplainerEngine(cfg, tokenizer, params, vision, step, hidden)
+    engine.backend, engine.precision, engine.folder = backend, precision, folder
+    return engine
+
+
+def load_rationale_teacher(folder: Optional[str | Path] = None, threads: Optional[int] = None):
+    """The classifier the rationale teacher occludes (rationale-teacher.onnx), as a
+    function of faces in [0, 1] (N, 1, 48, 48) -> logits; None when the folder has none."""
+    folder = Path(folder) if folder else default_folder()
+    path = folder / "rationale-teacher.onnx"
+    if not path.exists():
+        return None
+    session = _ort_session(path, threads)
+    name = session.get_inputs()[0].name
+    return lambda x: session.run(None, {name: ((x - 0.5) / 0.25).astype(np.float32)})[0]
