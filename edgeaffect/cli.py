@@ -197,8 +197,21 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         # a small image with no detectable face is most likely a face crop already (as FER2013's are)
         whole = True
         faces = explain_image(frame, engine, whole_image=True, decode=decode)
+    rows = [f.to_dict() for f in faces]
+    if args.teacher_check and faces:
+        # the rationale teacher's own measurement (five classifier passes per face), beside the student's sentence
+        from .explain import load_rationale_teacher
+        from .explain.rationale import occlusion_evidence, render_rationale
+
+        classify = load_rationale_teacher(None if args.model == "explain" else args.model, threads=args.threads)
+        if classify is None:
+            raise FileNotFoundError("--teacher-check needs rationale-teacher.onnx in the model folder")
+        evidence = occlusion_evidence(classify, np.stack([f.crop for f in faces]))
+        for row, ev in zip(rows, evidence):
+            teacher = render_rationale(row["emotion"], ev[engine.spec.emotions.index(row["emotion"])])
+            row["teacher"] = {"text": teacher.text, "regions": teacher.region_names, "region_weights": teacher.weights()}
     if args.json:
-        print(json.dumps({"image": args.image, "whole_image_as_face": whole, "faces": [f.to_dict() for f in faces]}))
+        print(json.dumps({"image": args.image, "whole_image_as_face": whole, "faces": rows}))
     elif not faces:
         print(f"{args.image}: no face found; if the image is a face crop, pass --crop")
     else:
@@ -207,6 +220,9 @@ def _cmd_explain(args: argparse.Namespace) -> int:
             where = "whole image" if face.box is None else "box " + ", ".join(f"{v:.0f}" for v in face.box)
             print(f"{where}: {e.emotion} ({e.score:.2f})\n  {e.text}\n  evidence: " +
                   ", ".join(f"{k} {v:.2f}" for k, v in e.region_weights.items()))
+        for row in rows:
+            if "teacher" in row:
+                print(f"  teacher (occlusion): {row['teacher']['text']}")
     if args.out:
         import cv2
 
@@ -449,6 +465,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--out", help="write the image with the evidence overlay here (.png or .jpg)")
     p.add_argument("--crop", action="store_true", help="the image is one face crop (no detection)")
+    p.add_argument("--teacher-check", action="store_true",
+                   help="also run the rationale teacher (occlusion, 5 passes per face) and show its sentence")
     p.add_argument("--detector", default="auto", help="as for `edgeaffect run`")
     p.add_argument("--beams", type=int, default=1, help="beam width (1: greedy)")
     p.add_argument("--max-tokens", type=int, default=30, help="tokens generated after the emotion at most")

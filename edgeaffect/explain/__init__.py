@@ -10,7 +10,7 @@ Example:
     >>> explainer = load_explainer()                                  # doctest: +SKIP
     >>> faces = np.zeros((1, 48, 48), np.uint8)                        # grey 48x48 face crops
     >>> print(explainer.explain_faces(faces)[0].text)                  # doctest: +SKIP
-    Neutral: the closed, relaxed mouth carries most of the evidence.
+    Neutral: most of the evidence is in the closed, relaxed mouth.
 """
 
 from .decoding import DecodeConfig

@@ -33,7 +33,7 @@ class Explanation:
     """One face's answer: the emotion, the sentence, and the evidence behind it.
 
     Example:
-        >>> e = Explanation("happy", 0.9, {"happy": 0.9}, "Happy: the lifted cheeks carries most of the evidence.",
+        >>> e = Explanation("happy", 0.9, {"happy": 0.9}, "Happy: most of the evidence is in the lifted cheeks.",
         ...                 ["nose_cheeks"], {"brows": 0.0, "eyes": 0.1, "nose_cheeks": 0.9, "mouth": 0.0},
         ...                 (0.9, 0.7, 0.7))
         >>> e.to_dict()["regions"]

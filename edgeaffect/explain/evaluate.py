@@ -47,7 +47,7 @@ def evaluate_engine(engine: ExplainerEngine, data: ExplanationSet, decode: Decod
         out["faithfulness"] = metrics.faithfulness(said, rows)
         teacher_named = [ranked_regions(r) for r in rows]
         out["exact_regions"] = float(np.mean([s == t for s, t in zip(said, teacher_named)]))
-        out["top_region"] = float(np.mean([bool(s) and s[0] == t[0] for s, t in zip(said, teacher_named)]))
+        out["top_region"] = float(np.mean([s[:1] == t[:1] for s, t in zip(said, teacher_named)]))
         out["exact_text"] = float(np.mean([h == r for h, r in zip(hyps, refs)]))
     else:
         refs = [f"{prompt(engine.spec.emotions[c])} {t}" for c, t in zip(data.labels, data.texts)]

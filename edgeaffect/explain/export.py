@@ -41,6 +41,13 @@ def _quiet_export(module, args, path: Path, input_names, output_names, dynamic_s
                               dynamic_shapes=dynamic_shapes, dynamo=True, opset_version=18)
     finally:
         logger.setLevel(level)
+    # One self-contained file (the exporter puts weights over a size limit in PATH.data beside it).
+    import onnx
+
+    model = onnx.load(str(path))
+    data = path.with_name(path.name + ".data")
+    onnx.save(model, str(path), save_as_external_data=False)
+    data.unlink(missing_ok=True)
 
 
 def export_explainer(model: Explainer, tokenizer, out: str | Path, teacher: Optional[str | Path] = None,
@@ -66,6 +73,7 @@ def export_explainer(model: Explainer, tokenizer, out: str | Path, teacher: Opti
     # A frozen backbone is the fer model's own (fer.safetensors): not stored twice.
     save_torch({k: v.contiguous() for k, v in model.state_dict().items() if include_vision or not k.startswith("vision.")},
                str(out / "explain.safetensors"))
+    (out / "explain.safetensors").chmod(0o644)  # safetensors writes 0600; a package file must be readable by all
     tokenizer.save(out / "tokenizer.json")
     (out / "config.json").write_text(json.dumps({"format": 1, "model": cfg.as_dict(), "vision_outputs": vision_out},
                                                 indent=2))

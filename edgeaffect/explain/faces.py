@@ -11,7 +11,7 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
@@ -29,6 +29,7 @@ MARGIN = 0.1  # the face pipeline's crop margin (edgeaffect.faces.crop)
 class ExplainedFace:
     box: Optional[list[float]]  # x, y, width, height; None when the whole image is the face crop
     explanation: Explanation
+    crop: np.ndarray = field(repr=False, compare=False)  # the 48x48 grey crop that was explained
 
     def to_dict(self) -> dict:
         return {"box": self.box, **self.explanation.to_dict()}
@@ -43,7 +44,7 @@ def explain_image(frame: np.ndarray, engine: ExplainerEngine, detector="auto", w
     grey = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
     if whole_image:
         crop = cv2.resize(grey, (48, 48), interpolation=cv2.INTER_AREA if min(grey.shape) > 48 else cv2.INTER_LINEAR)
-        return [ExplainedFace(None, engine.explain_faces(crop[None], decode=decode)[0])]
+        return [ExplainedFace(None, engine.explain_faces(crop[None], decode=decode)[0], crop)]
     det = make_detector(detector) if isinstance(detector, str) else detector
     try:
         boxes: list[FaceBox] = det.detect(frame)
@@ -53,7 +54,8 @@ def explain_image(frame: np.ndarray, engine: ExplainerEngine, detector="auto", w
     if not boxes:
         return []
     crops = np.stack([crop_face(frame, box, 48, MARGIN) for box in boxes])
-    return [ExplainedFace(box.as_list(), e) for box, e in zip(boxes, engine.explain_faces(crops, decode=decode))]
+    return [ExplainedFace(box.as_list(), e, crop)
+            for box, e, crop in zip(boxes, engine.explain_faces(crops, decode=decode), crops)]
 
 
 def draw_explanations(frame: np.ndarray, faces: list[ExplainedFace]) -> np.ndarray:

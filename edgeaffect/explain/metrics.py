@@ -134,19 +134,23 @@ def faithfulness(named: Sequence[Sequence[int]], teacher_evidence: np.ndarray) -
     """Share of faces whose named regions (k of them) are the teacher's k strongest.
 
     teacher_evidence (N, R): the teacher's evidence for the emotion each face's
-    explanation names. A face that names no region counts as unfaithful.
+    explanation names. Naming no region is faithful exactly when no region
+    has positive evidence (and naming one then is not).
 
     Example:
-        >>> faithfulness([[2], [0, 1]], np.array([[0.1, 0.0, 0.9, 0.2], [0.5, 0.1, 0.4, 0.0]]))
-        0.5
+        >>> faithfulness([[2], [0, 1], []], np.array([[0.1, 0.0, 0.9, 0.2], [0.5, 0.1, 0.4, 0.0], [-1, -2, 0, -1]]))
+        0.6666666666666666
     """
     if len(named) != len(teacher_evidence):
         raise ValueError(f"{len(named)} explanations for {len(teacher_evidence)} evidence rows")
     hits = 0
     for regions, row in zip(named, np.asarray(teacher_evidence)):
         k = len(regions)
+        if k == 0 or not (row > 0).any():  # "no region" is right exactly when no region has positive evidence
+            hits += int(k == 0 and not (row > 0).any())
+            continue
         top = set(np.argsort(-row, kind="stable")[:k].tolist())
-        hits += int(k > 0 and set(regions) == top)
+        hits += int(set(regions) == top)
     return hits / max(1, len(named))
 
 

@@ -107,9 +107,10 @@ def cached_evidence(images: np.ndarray, teacher: str | Path, cache: Path, progre
 
 
 def teacher_sentences() -> list[str]:
-    """Every sentence the rationale teacher can say (emotion x one or two regions)."""
+    """Every sentence the rationale teacher can say (emotion x no, one or two regions)."""
     out = []
     for emotion in CUES:
+        out.append(render(emotion, []))
         for a in range(len(REGIONS)):
             out.append(render(emotion, [a]))
             out.extend(render(emotion, [a, b]) for b in range(len(REGIONS)) if b != a)

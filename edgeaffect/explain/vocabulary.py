@@ -117,9 +117,13 @@ def vad_of(emotions: Sequence[str], extra: dict[str, tuple[float, float, float]]
 def ranked_regions(evidence: np.ndarray) -> list[int]:
     """Region indices named for one emotion's evidence row (R,): the strongest,
     and the runner-up when it is positive and at least SECOND_REGION_SHARE of
-    the strongest. Ties go to the earlier region (stable sort)."""
+    the strongest; none when no region has positive evidence (hiding any one
+    region does not lower the emotion's probability). Ties go to the earlier
+    region (stable sort)."""
     order = sorted(range(len(evidence)), key=lambda r: -float(evidence[r]))
     first, second = order[0], order[1] if len(order) > 1 else None
+    if not evidence[first] > 0:
+        return []
     named = [first]
     if second is not None and evidence[second] > 0 and evidence[second] >= SECOND_REGION_SHARE * evidence[first]:
         named.append(second)
@@ -136,8 +140,10 @@ def render(emotion: str, regions: Sequence[int]) -> str:
     if emotion not in CUES:
         raise KeyError(f"no cue vocabulary for emotion {emotion!r}; it covers {sorted(CUES)}")
     cues = [CUES[emotion][r] for r in regions]
+    if not cues:
+        return f"{emotion.capitalize()}: no single region of the face carries the evidence."
     if len(cues) == 1:
-        return f"{emotion.capitalize()}: the {cues[0]} carries most of the evidence."
+        return f"{emotion.capitalize()}: most of the evidence is in the {cues[0]}."
     return f"{emotion.capitalize()}: the {cues[0]} and the {cues[1]} carry most of the evidence."
 
 
