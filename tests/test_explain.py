@@ -350,13 +350,19 @@ def test_explain_cli_on_a_real_face(tmp_path):
     face = cv2.imread(str(sorted(val.iterdir())[0]), cv2.IMREAD_GRAYSCALE)
     cv2.imwrite(str(tmp_path / "face.png"), face)
     out = subprocess.run([sys.executable, "-m", "edgeaffect", "explain", str(tmp_path / "face.png"), "--json",
-                          "--out", str(tmp_path / "overlay.png")], capture_output=True, text=True, cwd=OUTSIDE_SOURCE)
+                          "--teacher-check", "--out", str(tmp_path / "overlay.png")],
+                         capture_output=True, text=True, cwd=OUTSIDE_SOURCE)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["whole_image_as_face"] is True and len(result["faces"]) == 1
     face_result = result["faces"][0]
     assert face_result["emotion"] in LABELS and face_result["text"].startswith(face_result["emotion"].capitalize())
-    assert face_result["regions"] and set(face_result["regions"]) <= {r.name for r in REGIONS}
+    assert set(face_result["regions"]) <= {r.name for r in REGIONS}
+    assert named_regions(face_result["emotion"], face_result["text"]) == [
+        [r.name for r in REGIONS].index(name) for name in face_result["regions"]]
+    teacher = face_result["teacher"]  # the occlusion teacher's own sentence for the same emotion
+    assert teacher["text"].startswith(face_result["emotion"].capitalize() + ":")
+    assert sum(teacher["region_weights"].values()) == pytest.approx(1.0 if teacher["regions"] else 0.0, abs=1e-3)
     assert cv2.imread(str(tmp_path / "overlay.png")).shape == (48, 48, 3)
 
 

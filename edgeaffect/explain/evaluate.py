@@ -82,7 +82,8 @@ def evaluate_folder(data: str, model: Optional[str] = None, teacher: Optional[st
     if not path.exists():
         raise FileNotFoundError(f"--data {path} does not exist")
     images, labels = load_fer_csv(path, limit=limit) if path.suffix == ".csv" else load_fer_folder(path, limit=limit)
-    engine = load_explainer(model, backend=backend, precision=precision, threads=threads)
+    # batches of 256 faces: the decoder's steps are big enough here for threads to pay
+    engine = load_explainer(model, backend=backend, precision=precision, threads=threads, decoder_threads=threads)
     if tuple(engine.spec.emotions) != tuple(LABELS) or not engine.spec.regions:
         raise ValueError("eval explain scores face explainers over the FER2013 emotions with region evidence; "
                          f"this model explains {engine.spec.emotions}")
