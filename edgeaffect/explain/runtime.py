@@ -35,6 +35,9 @@ def _ort_session(path: Path, threads: Optional[int]):
     if threads:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+    # Idle pool threads would spin between calls and steal the core the next session (decoder after vision,
+    # 20 times per face) needs; measured in benchmarks/bench_explain.py.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
