@@ -58,10 +58,10 @@ class _Runner:
             self.sequence = self.sequence[order]
             self.past = self.past[:, :, order]
         new = self.embed(tokens[:, None], self.rows).astype(np.float32)
-        self.sequence = np.concatenate([self.sequence, new], axis=1)
         if self.use_cache:
             logits, self.past = self.step(new, self.past)
-        else:
+        else:  # the whole sequence again: only the no-cache path keeps it growing
+            self.sequence = np.concatenate([self.sequence, new], axis=1)
             logits, self.past = self.step(self.sequence, None)
         self.last = logits[:, -1]
         return self.last

@@ -16,7 +16,7 @@ import numpy as np
 from . import metrics
 from .data import ExplanationSet
 from .decoding import GREEDY, DecodeConfig
-from .engine import ExplainerEngine
+from .engine import ExplainerEngine, normalize_faces
 from .rationale import render_rationale
 from .vocabulary import named_regions, prompt, ranked_regions
 
@@ -30,15 +30,12 @@ def evaluate_engine(engine: ExplainerEngine, data: ExplanationSet, decode: Decod
         raise ValueError(f"the data's emotions {data.emotions} differ from the model's {engine.spec.emotions}")
     hyps, named, image_emb = [], [], []
     for start in tqdm(range(0, len(data), batch_size), desc="explain eval", disable=not progress):
-        faces = data.images[start:start + batch_size]
-        results = engine.explain_faces(faces, decode=decode)
-        hyps.extend(r.text for r in results)
-        named.extend(engine.spec.emotions.index(r.emotion) for r in results)
-        if retrieval and engine.hidden is not None:
-            from .engine import normalize_faces
-
-            image_emb.append(engine.vision(normalize_faces(faces))["image_embedding"])
-    named_arr = np.asarray(named)
+        vision = engine.vision(normalize_faces(data.images[start:start + batch_size]))
+        emotions = np.argmax(vision["logits"], axis=1)
+        hyps.extend(engine.generate(vision, emotions, decode))
+        named.append(emotions)
+        image_emb.append(vision["image_embedding"])
+    named_arr = np.concatenate(named)
     out = {"n": len(data), "accuracy": float(np.mean(named_arr == data.labels))}
     if data.evidence is not None:
         rows = data.evidence[np.arange(len(data)), named_arr]
@@ -54,7 +51,7 @@ def evaluate_engine(engine: ExplainerEngine, data: ExplanationSet, decode: Decod
     out["bleu4"] = metrics.bleu4(hyps, [[r] for r in refs])
     out["rouge_l"] = metrics.rouge_l(hyps, [[r] for r in refs])
     out["cider"] = metrics.cider(hyps, [[r] for r in refs])
-    if image_emb:
+    if retrieval and engine.hidden is not None:
         gallery = sorted(set(refs))
         emotion_of = {r: c for r, c in zip(refs, named_arr if data.evidence is not None else data.labels)}
         text_emb = engine.text_embeddings(gallery, [emotion_of[g] for g in gallery])

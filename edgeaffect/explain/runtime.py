@@ -125,8 +125,11 @@ def load_rationale_teacher(folder: Optional[str | Path] = None, threads: Optiona
     function of faces in [0, 1] (N, 1, 48, 48) -> logits; None when the folder has none."""
     folder = Path(folder) if folder else default_folder()
     path = folder / "rationale-teacher.onnx"
-    if not path.exists():
-        return None
+    return onnx_face_classifier(path, threads) if path.exists() else None
+
+
+def onnx_face_classifier(path: Path, threads: Optional[int] = None) -> Callable[[np.ndarray], np.ndarray]:
+    """A FER classifier ONNX file (normalised faces -> logits) as a function of faces in [0, 1]."""
     session = _ort_session(path, threads)
     name = session.get_inputs()[0].name
     return lambda x: session.run(None, {name: ((x - 0.5) / 0.25).astype(np.float32)})[0]

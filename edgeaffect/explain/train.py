@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -39,6 +38,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from ..fer.train import _atomic, normalize
 from .config import ExplainerConfig
 from .data import ExplanationSet, load_explanation_csv, load_human_explanations
 from .rationale import occlusion_evidence, render_rationale
@@ -78,11 +78,9 @@ def teacher_classifier(path: str | Path) -> Callable[[np.ndarray], np.ndarray]:
         raise FileNotFoundError(f"--teacher {path} does not exist: give a FER teacher checkpoint (best.pt from "
                                 "`edgeaffect train fer --model teacher`) or an exported .onnx")
     if path.suffix == ".onnx":
-        import onnxruntime as ort
+        from .runtime import onnx_face_classifier
 
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        name = session.get_inputs()[0].name
-        return lambda x: session.run(None, {name: ((x - 0.5) / 0.25).astype(np.float32)})[0]
+        return onnx_face_classifier(path)
     from ..fer.train import load_checkpoint_model
 
     model = load_checkpoint_model(path)
@@ -141,14 +139,10 @@ class _TextCache:
         return ids, torch.tensor([len(r) for r in rows])
 
 
-def _normalize(images: np.ndarray) -> torch.Tensor:
-    return (torch.from_numpy(images).float().div(255).unsqueeze(1) - 0.5) / 0.25
-
-
 def _vision_tokens(model, images: np.ndarray, batch: int = 512) -> torch.Tensor:
     model.eval()
     with torch.inference_mode():
-        return torch.cat([model.vision(_normalize(images[s:s + batch])) for s in range(0, len(images), batch)])
+        return torch.cat([model.vision(normalize(torch.from_numpy(images[s:s + batch]))) for s in range(0, len(images), batch)])
 
 
 def _contrastive(model, pooled, ids, lengths, vad, texts, classes) -> torch.Tensor:
@@ -191,9 +185,7 @@ def _pretrain_text(model, tokens: _TextCache, pairs, emotions_vad: dict, epochs:
 
 
 def _atomic_save(obj, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    _atomic(lambda handle: torch.save(obj, handle), path)
 
 
 def train_explainer(out: str | Path, config: ExplainTrainConfig = ExplainTrainConfig(), seed: int = 0,
@@ -331,7 +323,7 @@ def train_explainer(out: str | Path, config: ExplainTrainConfig = ExplainTrainCo
                 classes = train.labels[idx]
                 texts = [f"{prompt(emotions[c])} {train.texts[i]}" for c, i in zip(classes, idx)]
             classes_t = torch.from_numpy(classes)
-            vision_tokens = cached_tokens[idx] if frozen else model.vision(_normalize(train.images[idx]))
+            vision_tokens = cached_tokens[idx] if frozen else model.vision(normalize(torch.from_numpy(train.images[idx])))
             heads = model.heads(vision_tokens)
             vad = torch.from_numpy(vad_table[classes])
             ids, lengths = tokens(texts)
