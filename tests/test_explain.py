@@ -238,8 +238,14 @@ def test_bad_faces_and_folders(tmp_path):
     from edgeaffect.explain.runtime import load_explainer
 
     model, tokenizer = _tiny_model()
+    engine = torch_engine(model, tokenizer)
     with pytest.raises(ValueError, match=r"\(N, H, W\)"):
-        torch_engine(model, tokenizer).explain_faces(np.zeros((48, 48), np.uint8))
+        engine.explain_faces(np.zeros((48, 48), np.uint8))
+    with pytest.raises(ValueError, match="uint8"):
+        engine.explain_faces(np.zeros((1, 48, 48), np.float32))
+    with pytest.raises(ValueError, match="48x48"):
+        engine.explain_faces(np.zeros((1, 64, 64), np.uint8))
+    assert engine.explain_faces(np.zeros((0, 48, 48), np.uint8)) == []
     with pytest.raises(FileNotFoundError, match="not an exported explainer"):
         load_explainer(tmp_path)
     with pytest.raises(ValueError, match="backend"):

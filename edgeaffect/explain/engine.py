@@ -60,6 +60,10 @@ def normalize_faces(faces: np.ndarray) -> np.ndarray:
     faces = np.asarray(faces)
     if faces.ndim != 3:
         raise ValueError(f"faces must be (N, H, W) grey crops, got shape {faces.shape}")
+    if faces.dtype != np.uint8:
+        raise ValueError(f"faces must be uint8 grey levels 0-255 (as the face pipeline's crops), got dtype {faces.dtype}")
+    if faces.shape[1:] != (48, 48):
+        raise ValueError(f"faces must be 48x48 crops (edgeaffect.faces.crop_face makes them), got {faces.shape[1:]}")
     return ((faces.astype(np.float32) / 255.0 - PIXEL_MEAN) / PIXEL_STD)[:, None]
 
 
@@ -106,7 +110,10 @@ class ExplainerEngine:
                       decode: DecodeConfig = GREEDY) -> list[Explanation]:
         """uint8 (N, 48, 48) faces -> one Explanation each. `emotions` (indices)
         overrides the emotion to explain (default: the predicted one)."""
-        out = self.vision(normalize_faces(faces))
+        x = normalize_faces(faces)
+        if not len(x):
+            return []
+        out = self.vision(x)
         probs = _softmax(out["logits"].astype(np.float64))
         named = np.argmax(probs, axis=1) if emotions is None else np.asarray(emotions, dtype=np.int64)
         texts = self.generate(out, named, decode)
