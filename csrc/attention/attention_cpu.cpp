@@ -43,19 +43,30 @@ std::int64_t attention_cpu(const float* q, const float* k, const float* v, const
   if (threads <= 0) threads = omp_get_max_threads();
 #endif
   (void)threads;
+  auto run_job = [&](std::int64_t job, float* scratch) {
+    const std::int64_t b = job / heads, h = job % heads;
+    const float* bias_bh =
+        bias ? bias + ((b % bias_batch) * bias_heads + (bias_heads == 1 ? 0 : h)) * length * length : nullptr;
+    return kernel(q + job * slice, k + job * slice, v + job * slice, bias_bh, static_cast<int>(length),
+                  static_cast<int>(dim), scale, scratch, out + job * slice);
+  };
   std::int64_t non_finite = 0;
-#pragma omp parallel num_threads(threads) if (threads > 1 && jobs > 1) reduction(+ : non_finite)
+  if (threads <= 1 || jobs <= 1) {
+    // Serial callers (the native engine at batch 1 calls this per layer):
+    // no parallel region and no allocation per call, a reused scratch.
+    thread_local std::vector<float> scratch;
+    const std::size_t need = scratch_floats(static_cast<int>(length), static_cast<int>(dim));
+    if (scratch.size() < need) scratch.resize(need);
+    for (std::int64_t job = 0; job < jobs; ++job)
+      if (!run_job(job, scratch.data())) ++non_finite;
+    return non_finite;
+  }
+#pragma omp parallel num_threads(threads) reduction(+ : non_finite)
   {
     std::vector<float> scratch(scratch_floats(static_cast<int>(length), static_cast<int>(dim)));
 #pragma omp for schedule(static)
-    for (std::int64_t job = 0; job < jobs; ++job) {
-      const std::int64_t b = job / heads, h = job % heads;
-      const float* bias_bh =
-          bias ? bias + ((b % bias_batch) * bias_heads + (bias_heads == 1 ? 0 : h)) * length * length : nullptr;
-      if (!kernel(q + job * slice, k + job * slice, v + job * slice, bias_bh, static_cast<int>(length),
-                  static_cast<int>(dim), scale, scratch.data(), out + job * slice))
-        ++non_finite;
-    }
+    for (std::int64_t job = 0; job < jobs; ++job)
+      if (!run_job(job, scratch.data())) ++non_finite;
   }
   return non_finite;
 }

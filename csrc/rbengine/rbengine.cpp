@@ -43,10 +43,10 @@ const Kernels& kernels() {
   static const Kernels chosen = [] {
     const std::string& level = selected_cpu_level();
 #if defined(__x86_64__)
-    if (level == "avx512") return Kernels{avx512::linear, avx512::gelu};
-    if (level == "avx2") return Kernels{avx2::linear, avx2::gelu};
+    if (level == "avx512") return Kernels{avx512::linear, avx512::gelu, avx512::layernorm};
+    if (level == "avx2") return Kernels{avx2::linear, avx2::gelu, avx2::layernorm};
 #endif
-    return Kernels{baseline::linear, baseline::gelu};
+    return Kernels{baseline::linear, baseline::gelu, baseline::layernorm};
   }();
   return chosen;
 }
@@ -56,32 +56,7 @@ void Linear::forward(const float* x, int rows, float* y) const {
 }
 
 void LayerNorm::forward(const float* x, int rows, int dim, float* y) const {
-  // Eight independent partial sums: a single running sum is a chain of
-  // dependent adds (latency-bound, about a third of the whole forward pass
-  // when it was one double accumulator); eight chains overlap in the
-  // pipeline. Partial sums of at most dim/8 floats keep float32 accuracy.
-  constexpr int kLanes = 8;
-  for (int r = 0; r < rows; ++r) {
-    const float* xr = x + static_cast<std::size_t>(r) * dim;
-    float part[kLanes] = {};
-    int i = 0;
-    for (; i + kLanes <= dim; i += kLanes)
-      for (int l = 0; l < kLanes; ++l) part[l] += xr[i + l];
-    double total = 0;
-    for (int l = 0; l < kLanes; ++l) total += part[l];
-    for (; i < dim; ++i) total += xr[i];
-    const float mean = static_cast<float>(total / dim);
-    float sq[kLanes] = {};
-    i = 0;
-    for (; i + kLanes <= dim; i += kLanes)
-      for (int l = 0; l < kLanes; ++l) sq[l] += (xr[i + l] - mean) * (xr[i + l] - mean);
-    double var = 0;
-    for (int l = 0; l < kLanes; ++l) var += sq[l];
-    for (; i < dim; ++i) var += static_cast<double>(xr[i] - mean) * (xr[i] - mean);
-    const float inv = static_cast<float>(1.0 / std::sqrt(var / dim + 1e-5));  // torch's default eps
-    float* yr = y + static_cast<std::size_t>(r) * dim;
-    for (int j = 0; j < dim; ++j) yr[j] = (xr[j] - mean) * inv * w[j] + b[j];
-  }
+  kernels().layernorm(x, rows, dim, w.data(), b.data(), y);
 }
 
 Engine::Engine(const Config& cfg, const std::map<std::string, std::vector<float>>& w) : cfg_(cfg) {
@@ -104,55 +79,80 @@ Engine::Engine(const Config& cfg, const std::map<std::string, std::vector<float>
 
 void Engine::forward(const float* tokens, int batch, float* logits) const {
   const int e = cfg_.electrodes, d = cfg_.dim, h = cfg_.heads, hd = cfg_.head_dim, inner = h * hd;
-  const int rows = batch * e;
-  std::vector<float> x(static_cast<std::size_t>(rows) * d), t(x.size()), qkv(static_cast<std::size_t>(rows) * 3 * inner);
-  std::vector<float> q(static_cast<std::size_t>(rows) * inner), k(q.size()), v(q.size()), att(q.size()), merged(q.size());
-  std::vector<float> hidden(static_cast<std::size_t>(rows) * cfg_.ff), proj(x.size());
+  const std::size_t rows = static_cast<std::size_t>(batch) * e;
+  // One workspace per thread, reused across calls: a forward pass at batch 1
+  // takes tens of microseconds, so per-call allocation and zeroing showed up
+  // in profiles. Every buffer below is written before it is read.
+  thread_local std::vector<float> workspace;
+  const std::size_t need = rows * (3 * d + 8 * inner + cfg_.ff) + 2 * static_cast<std::size_t>(batch) * d;
+  if (workspace.size() < need) workspace.resize(need);
+  float* next = workspace.data();
+  auto carve = [&next](std::size_t n) {
+    float* p = next;
+    next += n;
+    return p;
+  };
+  float* x = carve(rows * d);
+  float* t = carve(rows * d);
+  float* proj = carve(rows * d);
+  float* qkv = carve(rows * 3 * inner);
+  float* q = carve(rows * inner);
+  float* k = carve(rows * inner);
+  float* v = carve(rows * inner);
+  float* att = carve(rows * inner);
+  float* merged = carve(rows * inner);
+  float* hidden = carve(rows * cfg_.ff);
+  float* pooled = carve(static_cast<std::size_t>(batch) * d);
+  float* head = carve(static_cast<std::size_t>(batch) * d);
+  // A head's slice is hd floats: an inline loop, not a libc call per slice.
+  auto copy_slice = [hd](float* __restrict__ dst, const float* __restrict__ src) {
+    for (int c = 0; c < hd; ++c) dst[c] = src[c];
+  };
 
-  embed_.forward(tokens, rows, x.data());
-  for (int r = 0; r < rows; ++r)
-    for (int i = 0; i < d; ++i) x[static_cast<std::size_t>(r) * d + i] += electrode_[static_cast<std::size_t>(r % e) * d + i];
+  embed_.forward(tokens, static_cast<int>(rows), x);
+  for (std::size_t r = 0; r < rows; ++r)
+    for (int i = 0; i < d; ++i) x[r * d + i] += electrode_[(r % e) * d + i];
 
   for (const Block& blk : blocks_) {
-    blk.norm1.forward(x.data(), rows, d, t.data());
-    blk.qkv.forward(t.data(), rows, qkv.data());
+    blk.norm1.forward(x, static_cast<int>(rows), d, t);
+    blk.qkv.forward(t, static_cast<int>(rows), qkv);
     // (batch, electrodes, 3, heads, head_dim) -> three (batch, heads, electrodes, head_dim)
     for (int b = 0; b < batch; ++b)
       for (int n = 0; n < e; ++n)
-        for (int hh = 0; hh < h; ++hh)
-          for (int c = 0; c < hd; ++c) {
-            const std::size_t src = ((static_cast<std::size_t>(b) * e + n) * 3) * inner + hh * hd + c;
-            const std::size_t dst = ((static_cast<std::size_t>(b) * h + hh) * e + n) * hd + c;
-            q[dst] = qkv[src];
-            k[dst] = qkv[src + inner];
-            v[dst] = qkv[src + 2 * inner];
-          }
-    attention::attention_cpu(q.data(), k.data(), v.data(), nullptr, batch, h, e, hd, 1, 1,
-                             1.0f / std::sqrt(static_cast<float>(hd)), 1, att.data());
+        for (int hh = 0; hh < h; ++hh) {
+          const float* src = qkv + ((static_cast<std::size_t>(b) * e + n) * 3) * inner + hh * hd;
+          const std::size_t dst = ((static_cast<std::size_t>(b) * h + hh) * e + n) * hd;
+          copy_slice(q + dst, src);
+          copy_slice(k + dst, src + inner);
+          copy_slice(v + dst, src + 2 * inner);
+        }
+    attention::attention_cpu(q, k, v, nullptr, batch, h, e, hd, 1, 1, 1.0f / std::sqrt(static_cast<float>(hd)), 1, att);
     for (int b = 0; b < batch; ++b)
       for (int hh = 0; hh < h; ++hh)
         for (int n = 0; n < e; ++n)
-          for (int c = 0; c < hd; ++c)
-            merged[((static_cast<std::size_t>(b) * e + n) * h + hh) * hd + c] =
-                att[((static_cast<std::size_t>(b) * h + hh) * e + n) * hd + c];
-    blk.out.forward(merged.data(), rows, proj.data());
-    for (std::size_t i = 0; i < x.size(); ++i) x[i] += proj[i];
+          copy_slice(merged + ((static_cast<std::size_t>(b) * e + n) * h + hh) * hd,
+                     att + ((static_cast<std::size_t>(b) * h + hh) * e + n) * hd);
+    blk.out.forward(merged, static_cast<int>(rows), proj);
+    for (std::size_t i = 0; i < rows * d; ++i) x[i] += proj[i];
 
-    blk.norm2.forward(x.data(), rows, d, t.data());
-    blk.ff1.forward(t.data(), rows, hidden.data());
-    kernels().gelu(hidden.data(), static_cast<std::int64_t>(hidden.size()));
-    blk.ff2.forward(hidden.data(), rows, proj.data());
-    for (std::size_t i = 0; i < x.size(); ++i) x[i] += proj[i];
+    blk.norm2.forward(x, static_cast<int>(rows), d, t);
+    blk.ff1.forward(t, static_cast<int>(rows), hidden);
+    kernels().gelu(hidden, static_cast<std::int64_t>(rows) * cfg_.ff);
+    blk.ff2.forward(hidden, static_cast<int>(rows), proj);
+    for (std::size_t i = 0; i < rows * d; ++i) x[i] += proj[i];
   }
 
-  norm_.forward(x.data(), rows, d, t.data());
-  std::vector<float> pooled(static_cast<std::size_t>(batch) * d, 0.0f), head(pooled.size());
-  for (int b = 0; b < batch; ++b)
+  norm_.forward(x, static_cast<int>(rows), d, t);
+  for (int b = 0; b < batch; ++b) {
+    float* pb = pooled + static_cast<std::size_t>(b) * d;
+    for (int i = 0; i < d; ++i) pb[i] = 0.0f;
     for (int n = 0; n < e; ++n)
-      for (int i = 0; i < d; ++i) pooled[static_cast<std::size_t>(b) * d + i] += t[(static_cast<std::size_t>(b) * e + n) * d + i] / e;
-  head1_.forward(pooled.data(), batch, head.data());
-  kernels().gelu(head.data(), static_cast<std::int64_t>(head.size()));
-  head2_.forward(head.data(), batch, logits);
+      for (int i = 0; i < d; ++i) pb[i] += t[(static_cast<std::size_t>(b) * e + n) * d + i];
+    for (int i = 0; i < d; ++i) pb[i] /= static_cast<float>(e);
+  }
+  head1_.forward(pooled, batch, head);
+  kernels().gelu(head, static_cast<std::int64_t>(batch) * d);
+  head2_.forward(head, batch, logits);
 }
 
 }  // namespace rbengine

@@ -9,12 +9,14 @@ namespace rbengine {
 struct Kernels {
   void (*linear)(const float* x, int rows, int in, int out, const float* wt, const float* b, float* y);
   void (*gelu)(float* p, std::int64_t n);
+  void (*layernorm)(const float* x, int rows, int dim, const float* w, const float* b, float* y);
 };
 
 #define EDGEAFFECT_DECLARE_RBENGINE_ISA(isa)                                          \
   namespace isa {                                                                     \
   void linear(const float*, int, int, int, const float*, const float*, float*);       \
   void gelu(float*, std::int64_t);                                                    \
+  void layernorm(const float*, int, int, const float*, const float*, float*);         \
   }
 EDGEAFFECT_DECLARE_RBENGINE_ISA(baseline)
 #if defined(__x86_64__)
