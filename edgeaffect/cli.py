@@ -306,6 +306,7 @@ def _cmd_train_explain(args: argparse.Namespace) -> int:
     defaults = ExplainTrainConfig()
     config = ExplainTrainConfig(epochs=args.epochs or defaults.epochs, batch_size=args.batch_size,
                                 lr=args.lr or defaults.lr, finetune_vision=args.finetune_vision,
+                                backbone_kind=args.backbone_kind, evidence_hidden=args.evidence_hidden,
                                 text_pretrain_epochs=args.text_pretrain_epochs)
     report = train_explainer(args.out, config, seed=args.seed, data=args.data if not args.csv else None,
                              teacher=args.teacher, csv=args.csv, backbone=args.backbone, corpus=args.corpus,
@@ -440,7 +441,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="explain: text-only decoder pretraining on --corpus first (default 0)")
     p.add_argument("--finetune-vision", action="store_true",
                    help="explain: train the FER backbone too (default frozen)")
-    p.add_argument("--backbone", help="explain: Swin-SE weights (.safetensors; default the shipped fer model's)")
+    p.add_argument("--backbone", help="explain: FER weights of the vision side (.pt checkpoint or .safetensors; default: "
+                                      "--teacher's for faces, the shipped fer model's for --csv)")
+    p.add_argument("--backbone-kind", choices=("convnet", "swin"),
+                   help="explain: the vision architecture (default: convnet, [fer]'s teacher, for faces; swin, "
+                        "[fer]'s student, for --csv)")
+    p.add_argument("--evidence-hidden", type=int, default=1024,
+                   help="explain: width of the convnet backbone's region evidence head (default 1024)")
     p.add_argument("--vad", action="append", metavar="NAME=V,A,D",
                    help="explain: VAD of an emotion the NRC table lacks (repeatable)")
     p.add_argument("--batch-size", type=int, default=128, help="fer: images per step")

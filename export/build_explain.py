@@ -62,8 +62,10 @@ def main() -> int:
     report = json.loads((args.run / "report.json").read_text())
     model, tokenizer = load_trained(args.run)
     images, labels = load_fer_folder(args.data)
+    # A frozen Swin backbone is the shipped fer model's own weights: not stored twice.
+    include_vision = report["vision"] != "frozen" or report["model"].get("backbone", "swin") != "swin"
     parity = export_explainer(model, tokenizer, OUT, teacher=args.teacher, check_faces=images[:16],
-                              include_vision=report["vision"] != "frozen")
+                              include_vision=include_vision)
     print("parity (max |torch - ONNX|):", json.dumps(parity))
     if max(parity.values()) > 1e-3:
         print("export parity failed", file=sys.stderr)
@@ -93,6 +95,7 @@ def write_card(args, report: dict, scores: dict, int8_kept: bool, parity: dict) 
         name, _, run = item.partition("=")
         other = json.loads((Path(run) / "report.json").read_text())
         compare[name] = {"val": other["best"]["val"], "epoch": other["best"]["epoch"], "vision": other["vision"],
+                         "backbone": other["model"].get("backbone", "swin"),
                          "text_pretraining": other.get("text_pretraining")}
     metrics = {"val": scores, "int8_decoder_shipped": int8_kept, "parity": parity, "training": report,
                "compare": compare, "latency": latency}
@@ -108,9 +111,11 @@ def card(report: dict, scores: dict, compare: dict, int8_kept: bool, latency, no
     header = "| model | " + " | ".join(KEYS) + " |\n|" + "---|" * (len(KEYS) + 1)
     rows = "\n".join(_row(name, m) for name, m in scores.items())
     # this run's row from its exported graphs (exact parity with torch), scored with the current metrics
-    this = f"shipped ({report['vision']} vision, epoch {report['best']['epoch']})"
+    backbone = report["model"].get("backbone", "swin")
+    this = f"shipped ({report['vision']} {backbone}, epoch {report['best']['epoch']})"
     cmp_rows = "\n".join([_row(this, scores["onnxruntime fp32, greedy"])] +
-                         [_row(f"{name} ({c['vision']} vision, epoch {c['epoch']})", c["val"]) for name, c in compare.items()])
+                         [_row(f"{name} ({c['vision']} {c.get('backbone', 'swin')}, epoch {c['epoch']})", c["val"])
+                          for name, c in compare.items()])
     lat = ""
     if latency:
         lat = "\n".join(f"| {k} | {v:.2f} |" for k, v in latency["median_ms"].items())
@@ -119,21 +124,31 @@ def card(report: dict, scores: dict, compare: dict, int8_kept: bool, latency, no
                f"`python benchmarks/bench_explain.py`.\n\n| pipeline | median ms |\n|---|---|\n{lat}\n")
     cfg = report["model"]
     finetune_flag = "" if report["vision"] == "frozen" else " \\\n        --finetune-vision"
-    emotion_note = ("the frozen FER student's head, unchanged, so the emotion accuracy *is* the `fer` model's (fp32)."
-                    if report["vision"] == "frozen" else
-                    "backbone and emotion head fine-tuned with the emotion cross-entropy beside the other losses.")
+    if backbone != "convnet":
+        finetune_flag += " --backbone-kind swin"
+    elif cfg.get("evidence_hidden", 1024) != 1024:
+        finetune_flag += f" --evidence-hidden {cfg['evidence_hidden']}"
+    source = {"convnet": "the FER teacher's convnet: the very network whose occlusion the sentences phrase",
+              "swin": "the shipped `fer` Swin-SE student"}[backbone]
+    emotion_note = {("frozen", "convnet"): "the frozen FER teacher's own classifier, unchanged, so the emotion is the "
+                                           "rationale teacher's (fp32); it differs from the `fer` student's.",
+                    ("frozen", "swin"): "the frozen FER student's head, unchanged, so the emotion accuracy *is* the "
+                                        "`fer` model's (fp32)."}.get(
+        (report["vision"], backbone), "backbone and emotion head fine-tuned with the emotion cross-entropy beside "
+                                      "the other losses.")
+    same_weights = {"convnet": "the rationale teacher's weights", "swin": "the same weights as `fer`"}[backbone]
     return f"""# Model card: `explain` (face explainer, v1.0)
 
 An emotion and a one-sentence explanation for a 48x48 grey face crop, with
 the facial regions that carry the evidence and their weights. A small
 SEVLM-style vision-language model ("Training A Small Emotional Vision
-Language Model for Visual Art Comprehension"): the FER backbone
-(the shipped `fer` Swin-SE student, {report['vision']} in training), an emotion head, a VAD head, an evidence
+Language Model for Visual Art Comprehension"): a FER backbone
+({source}; {report['vision']} in training), an emotion head, a VAD head, an evidence
 head, a contrastive head, and a {cfg['layers']}-layer GPT decoder (d = {cfg['d']},
 {cfg['heads']} heads) whose token embeddings are fused with the named emotion's
 valence-arousal-dominance vector (Linear(d + 3 -> d), as SEVLM).
 
-- Parameters: {params['total']:,} in all; {params['vision']:,} in the backbone ({'the same weights as `fer`' if report['vision'] == 'frozen' else 'fine-tuned from `fer`'}),
+- Parameters: {params['total']:,} in all; {params['vision']:,} in the backbone ({same_weights if report['vision'] == 'frozen' else 'fine-tuned'}),
   {params['text_and_heads']:,} in the heads and the decoder. Tokenizer: byte-level BPE,
   {cfg['vocab_size']} ids, trained on the teacher's sentences and the 8,422 human explanations.
 - VAD per emotion: NRC VAD Lexicon v1 (Mohammad, ACL 2018); see edgeaffect/explain/vocabulary.py.
@@ -160,7 +175,7 @@ a statement of what a person feels.
 ## Data and protocol
 
 - Train: FER2013 train folders ({report['train_faces']:,} faces); the sentence explains the label's
-  emotion for half the faces and the FER student's prediction for the other half (at run time
+  emotion for half the faces and the backbone classifier's prediction for the other half (at run time
   the model explains what it predicts).
 - Selection: the epoch with the best val faithfulness on FER2013 val ({report['val_faces']:,} faces).
   The scores below are on that same val split: selection data, not held-out data.

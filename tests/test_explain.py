@@ -169,7 +169,7 @@ def test_faithfulness_counts_the_teachers_top_k():
 
 # --- model, decoding, export -----------------------------------------------------------------------
 
-def _tiny_model(seed: int = 0, regions: int = 4):
+def _tiny_model(seed: int = 0, regions: int = 4, backbone: str = "swin"):
     from edgeaffect.explain.config import ExplainerConfig
     from edgeaffect.explain.model import Explainer
     from edgeaffect.explain.train import teacher_sentences
@@ -177,7 +177,7 @@ def _tiny_model(seed: int = 0, regions: int = 4):
     torch.manual_seed(seed)
     tokenizer = BPETokenizer.train(teacher_sentences(), vocab_size=320)
     cfg = ExplainerConfig(emotions=LABELS, vocab_size=tokenizer.vocab_size, regions=regions, d=32, layers=2, heads=2,
-                          ff=64)
+                          ff=64, backbone=backbone)
     model = Explainer(cfg).eval()
     with torch.no_grad():  # a sharper random model: its greedy choices are not near-ties
         model.token_embed.weight.mul_(20)
@@ -208,12 +208,13 @@ def test_decoder_cache_matches_full_recompute(rng):
 
 
 @pytest.mark.slow
-def test_export_parity_and_onnx_generation(rng, tmp_path):
+@pytest.mark.parametrize("backbone", ["convnet", "swin"])
+def test_export_parity_and_onnx_generation(rng, tmp_path, backbone):
     from edgeaffect.explain.export import export_explainer
     from edgeaffect.explain.model import torch_engine
     from edgeaffect.explain.runtime import load_explainer
 
-    model, tokenizer = _tiny_model(int(rng.integers(1000)))
+    model, tokenizer = _tiny_model(int(rng.integers(1000)), backbone=backbone)
     parity = export_explainer(model, tokenizer, tmp_path / "x")
     assert max(parity.values()) < 1e-4, parity
     faces = rng.integers(0, 256, (4, 48, 48)).astype(np.uint8)
@@ -226,6 +227,53 @@ def test_export_parity_and_onnx_generation(rng, tmp_path):
         for g, w in zip(got, want):
             assert g.region_weights == pytest.approx(w.region_weights, abs=1e-3)
             assert np.allclose(g.vad, w.vad, atol=1e-4)
+
+
+def test_region_weights_cover_the_boxes():
+    from edgeaffect.explain.vision import region_weights
+
+    for side in (6, 12, 24, 48):
+        w = region_weights(side, 48)
+        np.testing.assert_allclose(w.sum(dim=(1, 2)).numpy(), 1.0, rtol=1e-6)
+    pixel = region_weights(48, 48).numpy()  # one cell per pixel: the box itself, uniform
+    for r, region in enumerate(REGIONS):
+        top, bottom, left, right = region.box(48)
+        box = np.zeros((48, 48))
+        box[top:bottom, left:right] = 1
+        np.testing.assert_allclose(pixel[r], box / box.sum(), atol=1e-7)
+    coarse = region_weights(6, 48).numpy()  # 8-pixel cells: brows (rows 8-15) sit in cell rows 1 only
+    assert coarse[0, 1].sum() == pytest.approx(1.0) and coarse[0, [0, 2, 3, 4, 5]].sum() == 0
+
+
+def test_convnet_backbone_gives_the_teachers_emotion(rng):
+    """The shipped explainer's vision side is [fer]'s teacher: its emotion
+    logits must be the teacher's own, on fresh random weights and faces."""
+    from edgeaffect.explain.model import load_fer_backbone
+    from edgeaffect.fer.model import build_teacher
+
+    torch.manual_seed(int(rng.integers(1000)))
+    teacher = build_teacher()
+    for m in teacher.modules():  # non-trivial batch-norm statistics
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+    teacher.eval()
+    model, _ = _tiny_model(backbone="convnet")
+    load_fer_backbone(model, teacher.state_dict(), LABELS)
+    x = torch.from_numpy(rng.normal(size=(3, 1, 48, 48)).astype(np.float32))
+    with torch.no_grad():
+        np.testing.assert_allclose(model.encode_image(x)["logits"].numpy(), teacher(x).numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_backbone_weights_must_fit_the_backbone():
+    from edgeaffect.explain.model import load_fer_backbone
+    from edgeaffect.fer.model import build_student
+
+    model, _ = _tiny_model(backbone="convnet")
+    with pytest.raises(ValueError, match="teacher"):
+        load_fer_backbone(model, build_student().state_dict(), LABELS)
+    with pytest.raises(ValueError, match="unknown explainer backbone"):
+        _tiny_model(backbone="vit")
 
 
 def test_beam_search_takes_one_face():
@@ -289,6 +337,47 @@ def test_train_from_a_csv_of_explanations(rng, tmp_path):
     results = load_explainer(tmp_path / "export").explain_faces(faces)
     assert all(r.emotion in ("awe", "fear") and r.text.startswith(r.emotion.capitalize() + ":") for r in results)
     assert all(r.regions == [] and r.region_weights == {} for r in results)
+
+
+@pytest.mark.slow
+def test_train_on_face_folders_with_the_teachers_backbone(rng, tmp_path):
+    """The shipped recipe end to end on tiny generated FER-style folders: a
+    teacher checkpoint as train_fer writes it, its occlusion evidence, the
+    convnet backbone from that same checkpoint, export, and the runtime."""
+    import cv2
+
+    from edgeaffect.explain.export import export_explainer
+    from edgeaffect.explain.runtime import load_explainer
+    from edgeaffect.explain.train import ExplainTrainConfig, load_trained, train_explainer
+    from edgeaffect.fer.model import TEACHER, build_teacher
+
+    for split, per_class in (("train", 3), ("val", 1)):
+        for label in LABELS:
+            (tmp_path / "fer" / split / label).mkdir(parents=True)
+            for i in range(per_class):
+                cv2.imwrite(str(tmp_path / "fer" / split / label / f"{i}.png"),
+                            rng.integers(0, 256, (48, 48)).astype(np.uint8))
+    torch.manual_seed(int(rng.integers(1000)))
+    teacher = build_teacher().eval()
+    torch.save({"model": teacher.state_dict(), "config": {"model": "teacher"}, "architecture": TEACHER.as_dict()},
+               tmp_path / "teacher.pt")
+    config = ExplainTrainConfig(epochs=1, batch_size=8, vocab_size=300, d=32, layers=1, heads=2, ff=64,
+                                evidence_hidden=32)
+    report = train_explainer(tmp_path / "run", config, data=tmp_path / "fer", teacher=tmp_path / "teacher.pt",
+                             progress=False)
+    assert report["model"]["backbone"] == "convnet" and report["vision"] == "frozen"
+    assert report["train_faces"] == 21 and report["val_faces"] == 7
+    assert (tmp_path / "run" / "evidence_train.npz").exists()
+    model, tokenizer = load_trained(tmp_path / "run")
+    # the frozen backbone is the teacher itself: the explainer's emotion is the teacher's
+    faces = rng.integers(0, 256, (3, 48, 48)).astype(np.uint8)
+    x = torch.from_numpy((faces[:, None].astype(np.float32) / 255 - 0.5) / 0.25)
+    with torch.no_grad():
+        np.testing.assert_allclose(model.encode_image(x)["logits"].numpy(), teacher(x).numpy(), rtol=1e-4, atol=1e-5)
+    parity = export_explainer(model, tokenizer, tmp_path / "export", int8=False)
+    assert max(parity.values()) < 1e-4, parity
+    results = load_explainer(tmp_path / "export").explain_faces(faces)
+    assert [r.emotion for r in results] == [LABELS[i] for i in teacher(x).argmax(1).tolist()]
 
 
 def test_csv_errors(tmp_path):

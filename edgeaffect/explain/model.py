@@ -1,11 +1,12 @@
 """The explainer (torch; training and export only): a small SEVLM-style
-vision-language model on the FER backbone.
+vision-language model on a FER backbone (edgeaffect.explain.vision).
 
-    face (1, 48, 48) -> Swin-SE backbone ([fer]'s student) -> 3x3 tokens of 192
-        -> emotion head            (B, C)      logits; initialised from the FER head
+    face (1, 48, 48) -> FER backbone -> 3x3 tokens (+ region features for the evidence head)
+        convnet: [fer]'s teacher, 256-wide tokens (the shipped explainer); swin: [fer]'s student, 192-wide
+        -> emotion head            (B, C)      logits; initialised from the backbone's FER classifier
         -> VAD head                (B, 3)      valence, arousal, dominance in [0, 1]
         -> evidence head           (B, C, R)   the rationale teacher's occlusion evidence, regressed
-        -> prefix = Linear(192 -> d) of the 9 tokens  +  Linear(R -> d) of the named emotion's evidence
+        -> prefix = Linear(vision -> d) of the 9 tokens  +  Linear(R -> d) of the named emotion's evidence
     text tokens -> Embedding(V, d), then SEVLM's VAD fusion: Linear(d + 3 -> d) of [embedding, VAD of the emotion]
     [prefix, text] -> GPT decoder (pre-norm, causal, learned positions, tied output) -> next-token logits
     contrastive head: image (pooled tokens), text (the decoder run on the text alone, mean hidden state)
@@ -28,44 +29,39 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..fer.model import STUDENT, SwinSE, SwinSEConfig
+from ..fer.model import STUDENT, TEACHER, ConvTeacherConfig, SwinSEConfig
 from .config import ExplainerConfig
+from .vision import ConvEncoder, RegionEvidenceHead, SwinEncoder, TokenEvidenceHead
+
+BACKBONES = ("convnet", "swin")
 
 
-def vision_config(cfg: ExplainerConfig) -> SwinSEConfig:
-    return SwinSEConfig(**{**STUDENT.as_dict(), **{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.vision.items()}})
+def _overrides(cfg: ExplainerConfig) -> dict:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.vision.items() if k != "image"}
 
 
-def vision_dim(cfg: ExplainerConfig) -> int:
-    v = vision_config(cfg)
-    return v.dim * 2 ** (len(v.depths) - 1)
+def image_size(cfg: ExplainerConfig) -> int:
+    return int(cfg.vision.get("image", 48))
 
 
-def vision_tokens(cfg: ExplainerConfig) -> int:
-    v = vision_config(cfg)
-    side = v.image // 4 // 2 ** (len(v.depths) - 1)
-    return side * side
+def build_vision(cfg: ExplainerConfig) -> tuple[nn.Module, nn.Module | None]:
+    """(encoder, evidence head or None) for cfg.backbone."""
+    c = len(cfg.emotions)
+    if cfg.backbone == "convnet":
+        conv = ConvTeacherConfig(**{**TEACHER.as_dict(), **_overrides(cfg)})
+        encoder = ConvEncoder(conv, image_size(cfg), cfg.regions)
+        head = RegionEvidenceHead(conv, image_size(cfg), c, cfg.regions, cfg.evidence_hidden) if cfg.regions else None
+        return encoder, head
+    if cfg.backbone == "swin":
+        swin = SwinSEConfig(**{**STUDENT.as_dict(), **_overrides(cfg), "image": image_size(cfg)})
+        encoder = SwinEncoder(swin)
+        head = TokenEvidenceHead(encoder.tokens, encoder.dim, c, cfg.regions) if cfg.regions else None
+        return encoder, head
+    raise ValueError(f"unknown explainer backbone {cfg.backbone!r}; choose one of {BACKBONES}")
 
 
 def prefix_len(cfg: ExplainerConfig) -> int:
-    return vision_tokens(cfg) + (1 if cfg.regions else 0)
-
-
-class VisionEncoder(nn.Module):
-    """The Swin-SE backbone up to its normalised last-stage tokens."""
-
-    def __init__(self, cfg: SwinSEConfig):
-        super().__init__()
-        self.swin = SwinSE(cfg)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s = self.swin
-        x = s.stem(x).flatten(2).transpose(1, 2)
-        for i, stage in enumerate(s.stages):
-            x = s.se[i](stage(x))
-            if i < len(s.merges):
-                x = s.merges[i](x)
-        return s.norm(x)  # (B, tokens, vision_dim)
+    return 9 + (1 if cfg.regions else 0)  # both backbones give 3x3 tokens on 48x48 faces
 
 
 class DecoderBlock(nn.Module):
@@ -115,13 +111,13 @@ class Explainer(nn.Module):
     def __init__(self, cfg: ExplainerConfig):
         super().__init__()
         self.cfg = cfg
-        vd, d, c = vision_dim(cfg), cfg.d, len(cfg.emotions)
-        self.vision = VisionEncoder(vision_config(cfg))
+        d, c = cfg.d, len(cfg.emotions)
+        self.vision, evidence_head = build_vision(cfg)
+        vd = self.vision.dim
         self.emotion_head = nn.Linear(vd, c)
         self.vad_head = nn.Sequential(nn.Linear(vd, 64), nn.GELU(), nn.Linear(64, 3))
         if cfg.regions:
-            self.evidence_head = nn.Sequential(nn.Flatten(), nn.Linear(vision_tokens(cfg) * vd, 128), nn.GELU(),
-                                               nn.Linear(128, c * cfg.regions))
+            self.evidence_head = evidence_head
             self.evidence_proj = nn.Linear(cfg.regions, d)
         self.prefix_proj = nn.Linear(vd, d)
         self.token_embed = nn.Embedding(cfg.vocab_size, d)
@@ -140,12 +136,14 @@ class Explainer(nn.Module):
                     nn.init.zeros_(m.bias)
 
     # --- vision side -------------------------------------------------------------------------------
-    def heads(self, tokens: torch.Tensor) -> dict[str, torch.Tensor]:
+    def heads(self, feats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The heads on the backbone's features (`self.vision(images)`, or a cached copy)."""
+        tokens = feats["tokens"]
         pooled = tokens.mean(dim=1)
         out = {"tokens": tokens, "pooled": pooled, "logits": self.emotion_head(pooled),
                "vad": torch.sigmoid(self.vad_head(pooled))}
         if self.cfg.regions:
-            out["evidence"] = self.evidence_head(tokens).view(-1, len(self.cfg.emotions), self.cfg.regions)
+            out["evidence"] = self.evidence_head(feats)
         return out
 
     def encode_image(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -196,11 +194,16 @@ class Explainer(nn.Module):
 
 
 def load_fer_backbone(model: Explainer, state: dict[str, torch.Tensor], labels: tuple[str, ...]) -> None:
-    """Copies a Swin-SE state dict into the vision encoder; when the emotion
-    sets match (same labels, same order), also its classifier head."""
-    model.vision.swin.load_state_dict(state)
+    """Copies a FER model's state dict (the backbone's kind) into the vision
+    encoder; when the emotion sets match (same labels, same order), also its
+    classifier head."""
+    try:
+        classifier = model.vision.load_backbone(state)
+    except RuntimeError as exc:
+        raise ValueError(f"these FER weights do not fit the explainer's {model.cfg.backbone!r} backbone "
+                         f"(give the {'teacher' if model.cfg.backbone == 'convnet' else 'student'}'s): {exc}") from exc
     if tuple(model.cfg.emotions) == tuple(labels):
-        model.emotion_head.load_state_dict(model.vision.swin.head.state_dict())
+        model.emotion_head.load_state_dict(classifier.state_dict())
 
 
 def parameter_counts(model: Explainer) -> dict[str, int]:

@@ -5,7 +5,7 @@
   render_rationale(c, evidence[i, c]), where evidence comes from occlusion of
   a FER teacher (edgeaffect.explain.rationale; computed once, cached in
   OUT/evidence_<split>.npz). The emotion is the label for half the faces
-  and the FER student's own prediction for the other half: at run time the
+  and the backbone classifier's own prediction for the other half: at run time the
   explainer explains the emotion it predicts, right or wrong, so it must
   phrase the evidence of any emotion.
 - Losses: next-token cross-entropy on the sentence (teacher forcing, the
@@ -15,10 +15,14 @@
   VAD of the sentence's emotion + contrastive InfoNCE (image <-> sentence,
   sentences identical in text count as the same positive; image <-> emotion)
   + emotion cross-entropy when the vision side is trained.
-- Vision: frozen (default; the backbone's tokens are computed once, and the
-  emotion head keeps the FER student's weights, so the emotion accuracy is
-  the FER student's exactly) or fine-tuned (--finetune-vision: the backbone
-  at a 10x lower learning rate, with the emotion loss).
+- Vision: faces use [fer]'s convnet teacher as the backbone by default (the
+  network whose occlusion the sentences phrase; its weights are --teacher's),
+  a CSV uses [fer]'s Swin-SE student (the shipped fer weights); --backbone
+  names other weights, --backbone-kind the other architecture. Frozen
+  (default; the backbone's features are computed once, and the emotion head
+  keeps the FER classifier's weights, so the emotion is that model's
+  exactly) or fine-tuned (--finetune-vision: the backbone at a 10x lower
+  learning rate, with the emotion loss).
 - Model selection on the val split only: the epoch with the best val
   faithfulness (faces) or ROUGE-L (CSV), greedy decoding.
 - Seeded; OUT/last.pt after every epoch (a rerun resumes), OUT/best.pt,
@@ -56,6 +60,8 @@ class ExplainTrainConfig:
     vision_lr_scale: float = 0.1
     weight_decay: float = 0.01
     finetune_vision: bool = False
+    backbone_kind: Optional[str] = None  # None: "convnet" for faces, "swin" for a CSV
+    evidence_hidden: int = 1024
     predicted_share: float = 0.5
     vocab_size: int = 1024
     text_pretrain_epochs: int = 0
@@ -139,10 +145,29 @@ class _TextCache:
         return ids, torch.tensor([len(r) for r in rows])
 
 
-def _vision_tokens(model, images: np.ndarray, batch: int = 512) -> torch.Tensor:
+def _vision_features(model, images: np.ndarray, batch: int = 512) -> dict[str, torch.Tensor]:
+    """The frozen backbone's features of every image (what the heads read)."""
     model.eval()
+    parts: dict[str, list] = {}
     with torch.inference_mode():
-        return torch.cat([model.vision(normalize(torch.from_numpy(images[s:s + batch]))) for s in range(0, len(images), batch)])
+        for s in range(0, len(images), batch):
+            for k, v in model.vision(normalize(torch.from_numpy(images[s:s + batch]))).items():
+                parts.setdefault(k, []).append(v)
+    return {k: torch.cat(v) for k, v in parts.items()}
+
+
+def _backbone_state(path: Path) -> dict[str, torch.Tensor]:
+    """A FER model's state dict from a train_fer checkpoint (.pt) or safetensors weights."""
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    if path.suffix == ".pt":
+        from ..fer.train import load_checkpoint_model
+
+        return load_checkpoint_model(path).state_dict()
+    raise ValueError(f"backbone weights {path} must be a train_fer checkpoint (.pt) or .safetensors; "
+                     "an exported .onnx cannot be trained: give --backbone the checkpoint")
 
 
 def _contrastive(model, pooled, ids, lengths, vad, texts, classes) -> torch.Tensor:
@@ -198,7 +223,8 @@ def train_explainer(out: str | Path, config: ExplainTrainConfig = ExplainTrainCo
     Faces: `data` holds FER2013-style train/ and val/ class folders, `teacher`
     the FER teacher whose occlusion evidence the sentences phrase. CSV: `csv`
     (image, emotion, explanation); 10% of its rows (seeded) are the val split.
-    `backbone`: Swin-SE weights (default: the shipped fer model's).
+    `backbone`: the FER weights of the vision side (default: the teacher's
+    for faces, the shipped fer model's for a CSV).
     `corpus`: human sentences (affection_utterances.json) for the tokenizer
     and, with text_pretrain_epochs > 0, text-only decoder pretraining.
 
@@ -250,14 +276,21 @@ def train_explainer(out: str | Path, config: ExplainTrainConfig = ExplainTrainCo
     else:
         tokenizer = build_tokenizer(fixed_texts, [t for _, t in human], config.vocab_size)
         tokenizer.save(tok_path)
+    kind = config.backbone_kind or ("convnet" if data is not None else "swin")
     cfg = ExplainerConfig(emotions=tuple(emotions), vocab_size=tokenizer.vocab_size, regions=regions, d=config.d,
-                          layers=config.layers, heads=config.heads, ff=config.ff,
+                          layers=config.layers, heads=config.heads, ff=config.ff, backbone=kind,
+                          evidence_hidden=config.evidence_hidden,
                           extra_vad={k: tuple(v) for k, v in (extra_vad or {}).items()})
     model = Explainer(cfg)
-    backbone = Path(backbone) if backbone else _shipped_backbone()
-    from safetensors.torch import load_file
-
-    load_fer_backbone(model, load_file(str(backbone)), LABELS)
+    if backbone:
+        backbone = Path(backbone)
+    elif kind == "convnet":
+        if teacher is None:
+            raise ValueError("the convnet backbone is [fer]'s teacher: give its checkpoint with --backbone")
+        backbone = Path(teacher)
+    else:
+        backbone = _shipped_backbone()
+    load_fer_backbone(model, _backbone_state(backbone), LABELS)
     tokens = _TextCache(tokenizer, cfg.max_text)
 
     frozen = not config.finetune_vision
@@ -267,11 +300,12 @@ def train_explainer(out: str | Path, config: ExplainTrainConfig = ExplainTrainCo
     for p in model.emotion_head.parameters():
         p.requires_grad = emotion_trainable
     train, val = sets["train"], sets["val"]
-    # The FER student's own predictions: the emotions explained at run time.
-    student_tokens = _vision_tokens(model, train.images)
+    # The backbone classifier's own predictions: the emotions explained at run time.
+    features = _vision_features(model, train.images)
     with torch.inference_mode():
-        predicted = model.emotion_head(student_tokens.mean(1)).argmax(1).numpy()
-    cached_tokens = student_tokens if frozen else None
+        predicted = model.emotion_head(features["tokens"].mean(1)).argmax(1).numpy()
+    cached = features if frozen else None
+    del features
 
     vision_params = [p for p in model.vision.parameters() if p.requires_grad]
     other = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("vision.")]
@@ -323,12 +357,13 @@ def train_explainer(out: str | Path, config: ExplainTrainConfig = ExplainTrainCo
                 classes = train.labels[idx]
                 texts = [f"{prompt(emotions[c])} {train.texts[i]}" for c, i in zip(classes, idx)]
             classes_t = torch.from_numpy(classes)
-            vision_tokens = cached_tokens[idx] if frozen else model.vision(normalize(torch.from_numpy(train.images[idx])))
-            heads = model.heads(vision_tokens)
+            feats = ({k: v[idx] for k, v in cached.items()} if frozen
+                     else model.vision(normalize(torch.from_numpy(train.images[idx]))))
+            heads = model.heads(feats)
             vad = torch.from_numpy(vad_table[classes])
             ids, lengths = tokens(texts)
             ev_token = torch.from_numpy(ev_rows).float() if regions else None
-            prefix = model.prefix(vision_tokens, ev_token)
+            prefix = model.prefix(feats["tokens"], ev_token)
             seq = torch.cat([prefix, model.embed_text(ids[:, :-1], vad)], dim=1)
             logits, _, _ = model.decode(seq)
             text_logits = logits[:, prefix.shape[1]:]
@@ -383,7 +418,7 @@ def _shipped_backbone() -> Path:
     path = ARTIFACT_DIR / "fer" / "fer.safetensors"
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing (a build without the shipped fer model): give --backbone "
-                                "Swin-SE weights (.safetensors)")
+                                "the FER student's weights (.safetensors)")
     return path
 
 
