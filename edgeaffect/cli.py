@@ -446,8 +446,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backbone-kind", choices=("convnet", "swin"),
                    help="explain: the vision architecture (default: convnet, [fer]'s teacher, for faces; swin, "
                         "[fer]'s student, for --csv)")
-    p.add_argument("--evidence-hidden", type=int, default=1024,
-                   help="explain: width of the convnet backbone's region evidence head (default 1024)")
+    p.add_argument("--evidence-hidden", type=int, default=512,
+                   help="explain: width of the convnet backbone's region evidence head (default 512)")
     p.add_argument("--vad", action="append", metavar="NAME=V,A,D",
                    help="explain: VAD of an emotion the NRC table lacks (repeatable)")
     p.add_argument("--batch-size", type=int, default=128, help="fer: images per step")

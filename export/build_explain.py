@@ -127,7 +127,7 @@ def card(report: dict, scores: dict, compare: dict, int8_kept: bool, latency, no
     finetune_flag = "" if report["vision"] == "frozen" else " \\\n        --finetune-vision"
     if backbone != "convnet":
         finetune_flag += " --backbone-kind swin"
-    elif cfg.get("evidence_hidden", 1024) != 1024:
+    elif cfg.get("evidence_hidden", 512) != 512:
         finetune_flag += f" --evidence-hidden {cfg['evidence_hidden']}"
     source = {"convnet": "the FER teacher's convnet: the very network whose occlusion the sentences phrase",
               "swin": "the shipped `fer` Swin-SE student"}[backbone]

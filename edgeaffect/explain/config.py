@@ -17,7 +17,7 @@ class ExplainerConfig:
     max_text: int = 48  # text tokens including <bos> and <eos>
     embed_dim: int = 128  # contrastive space
     dropout: float = 0.1
-    evidence_hidden: int = 1024  # width of the convnet backbone's region evidence head
+    evidence_hidden: int = 512  # width of the convnet backbone's region evidence head
     backbone: str = "swin"  # "convnet": [fer]'s teacher (the shipped explainer); "swin": [fer]'s student
     vision: dict = field(default_factory=dict)  # overrides of the backbone's config ("image": crop size, default 48)
     extra_vad: dict = field(default_factory=dict)  # VAD of emotions the NRC table lacks (--vad)

@@ -61,7 +61,7 @@ class ExplainTrainConfig:
     weight_decay: float = 0.01
     finetune_vision: bool = False
     backbone_kind: Optional[str] = None  # None: "convnet" for faces, "swin" for a CSV
-    evidence_hidden: int = 1024
+    evidence_hidden: int = 512
     predicted_share: float = 0.5
     vocab_size: int = 1024
     text_pretrain_epochs: int = 0

@@ -141,7 +141,7 @@ class TokenEvidenceHead(nn.Module):
 class RegionEvidenceHead(nn.Module):
     """Convnet backbone: each region's features at three scales -> (B, C, R) evidence."""
 
-    def __init__(self, cfg: ConvTeacherConfig, image: int, emotions: int, regions: int, hidden: int = 1024,
+    def __init__(self, cfg: ConvTeacherConfig, image: int, emotions: int, regions: int, hidden: int = 512,
                  width: int = 64):
         super().__init__()
         self.shape = (emotions, regions)
