@@ -31,7 +31,7 @@ from torch.nn import functional as F
 
 from ..fer.model import STUDENT, TEACHER, ConvTeacherConfig, SwinSEConfig
 from .config import ExplainerConfig
-from .vision import ConvEncoder, RegionEvidenceHead, SwinEncoder, TokenEvidenceHead
+from .vision import PREFIX_SIDE, ConvEncoder, RegionEvidenceHead, SwinEncoder, TokenEvidenceHead
 
 BACKBONES = ("convnet", "swin")
 
@@ -53,15 +53,27 @@ def build_vision(cfg: ExplainerConfig) -> tuple[nn.Module, nn.Module | None]:
         head = RegionEvidenceHead(conv, image_size(cfg), c, cfg.regions, cfg.evidence_hidden) if cfg.regions else None
         return encoder, head
     if cfg.backbone == "swin":
-        swin = SwinSEConfig(**{**STUDENT.as_dict(), **_overrides(cfg), "image": image_size(cfg)})
-        encoder = SwinEncoder(swin)
+        encoder = SwinEncoder(_swin_config(cfg))
         head = TokenEvidenceHead(encoder.tokens, encoder.dim, c, cfg.regions) if cfg.regions else None
         return encoder, head
     raise ValueError(f"unknown explainer backbone {cfg.backbone!r}; choose one of {BACKBONES}")
 
 
+def _swin_config(cfg: ExplainerConfig) -> SwinSEConfig:
+    return SwinSEConfig(**{**STUDENT.as_dict(), **_overrides(cfg), "image": image_size(cfg)})
+
+
+def vision_tokens(cfg: ExplainerConfig) -> int:
+    """Prefix tokens from the backbone: 3x3 for the convnet; the last stage's grid for Swin."""
+    if cfg.backbone == "swin":
+        swin = _swin_config(cfg)
+        side = swin.image // 4 // 2 ** (len(swin.depths) - 1)
+        return side * side
+    return PREFIX_SIDE * PREFIX_SIDE
+
+
 def prefix_len(cfg: ExplainerConfig) -> int:
-    return 9 + (1 if cfg.regions else 0)  # both backbones give 3x3 tokens on 48x48 faces
+    return vision_tokens(cfg) + (1 if cfg.regions else 0)
 
 
 class DecoderBlock(nn.Module):
