@@ -255,7 +255,7 @@ training images and gated on the validation split (at most 1 point of accuracy l
 {latency[0].read_text().split(chr(10), 2)[2] if latency else "Run `python benchmarks/bench_fer.py --data ../shared/data/fer2013` and rebuild this card."}
 
 ## Limits
-- Trained for {sum(r["epochs"] for r in facts.get("schedule", [])) or cfg["epochs"]} epochs in all (teacher: 4) on two CPU cores within one working session, no GPU: far below
+- Trained for {sum(r["epochs"] for r in facts.get("schedule", [])) or cfg["epochs"]} epochs in all (teacher: 4) on two CPU cores, no GPU: far below
   the project's target (70% on FER2013 after INT8) and below the mini-Xception peer (65.2% on this split).
   Both curves were still rising; the same commands with more epochs (`--epochs`, resumable) are the next step.
 - Latency: the target is < 1 ms per face at batch 1 on 2 threads; this model takes several ms there. At 50
