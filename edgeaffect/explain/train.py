@@ -145,15 +145,20 @@ class _TextCache:
         return ids, torch.tensor([len(r) for r in rows])
 
 
-def _vision_features(model, images: np.ndarray, batch: int = 512) -> dict[str, torch.Tensor]:
-    """The frozen backbone's features of every image (what the heads read)."""
+def _backbone_pass(model, images: np.ndarray, keep: bool, batch: int = 512
+                   ) -> tuple[np.ndarray, Optional[dict[str, torch.Tensor]]]:
+    """The backbone classifier's prediction for every image, and (keep: a
+    frozen backbone) its features, which the heads then read from memory."""
     model.eval()
-    parts: dict[str, list] = {}
+    predicted, parts = [], {}
     with torch.inference_mode():
         for s in range(0, len(images), batch):
-            for k, v in model.vision(normalize(torch.from_numpy(images[s:s + batch]))).items():
-                parts.setdefault(k, []).append(v)
-    return {k: torch.cat(v) for k, v in parts.items()}
+            feats = model.vision(normalize(torch.from_numpy(images[s:s + batch])))
+            predicted.append(model.emotion_head(feats["tokens"].mean(1)).argmax(1).numpy())
+            if keep:
+                for k, v in feats.items():
+                    parts.setdefault(k, []).append(v)
+    return np.concatenate(predicted), ({k: torch.cat(v) for k, v in parts.items()} if keep else None)
 
 
 def _backbone_state(path: Path) -> dict[str, torch.Tensor]:
@@ -301,11 +306,7 @@ def train_explainer(out: str | Path, config: ExplainTrainConfig = ExplainTrainCo
         p.requires_grad = emotion_trainable
     train, val = sets["train"], sets["val"]
     # The backbone classifier's own predictions: the emotions explained at run time.
-    features = _vision_features(model, train.images)
-    with torch.inference_mode():
-        predicted = model.emotion_head(features["tokens"].mean(1)).argmax(1).numpy()
-    cached = features if frozen else None
-    del features
+    predicted, cached = _backbone_pass(model, train.images, keep=frozen)
 
     vision_params = [p for p in model.vision.parameters() if p.requires_grad]
     other = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("vision.")]
