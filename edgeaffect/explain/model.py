@@ -31,7 +31,7 @@ from torch.nn import functional as F
 
 from ..fer.model import STUDENT, TEACHER, ConvTeacherConfig, SwinSEConfig
 from .config import ExplainerConfig
-from .vision import PREFIX_SIDE, ConvEncoder, RegionEvidenceHead, SwinEncoder, TokenEvidenceHead
+from .vision import PREFIX_SIDE, ConvEncoder, RegionEvidenceHead, SwinEncoder, TokenEvidenceHead, swin_tokens
 
 BACKBONES = ("convnet", "swin")
 
@@ -65,11 +65,7 @@ def _swin_config(cfg: ExplainerConfig) -> SwinSEConfig:
 
 def vision_tokens(cfg: ExplainerConfig) -> int:
     """Prefix tokens from the backbone: 3x3 for the convnet; the last stage's grid for Swin."""
-    if cfg.backbone == "swin":
-        swin = _swin_config(cfg)
-        side = swin.image // 4 // 2 ** (len(swin.depths) - 1)
-        return side * side
-    return PREFIX_SIDE * PREFIX_SIDE
+    return swin_tokens(_swin_config(cfg)) if cfg.backbone == "swin" else PREFIX_SIDE * PREFIX_SIDE
 
 
 def prefix_len(cfg: ExplainerConfig) -> int:

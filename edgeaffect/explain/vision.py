@@ -42,6 +42,12 @@ from .vocabulary import REGIONS
 PREFIX_SIDE = 3  # the convnet's stage-4 map is pooled to 3x3 prefix tokens
 
 
+def swin_tokens(cfg: SwinSEConfig) -> int:
+    """Tokens of the Swin-SE backbone's last stage (a 4x4 stem, then halving per stage)."""
+    side = cfg.image // 4 // 2 ** (len(cfg.depths) - 1)
+    return side * side
+
+
 def region_weights(side: int, image: int) -> torch.Tensor:
     """(R, side, side): the share of each cell of a side x side map (over an
     image x image crop) covered by each region, normalised per region."""
@@ -72,8 +78,7 @@ class SwinEncoder(nn.Module):
         super().__init__()
         self.swin = SwinSE(cfg)
         self.dim = cfg.dim * 2 ** (len(cfg.depths) - 1)
-        side = cfg.image // 4 // 2 ** (len(cfg.depths) - 1)
-        self.tokens = side * side
+        self.tokens = swin_tokens(cfg)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         s = self.swin
