@@ -229,6 +229,40 @@ def test_export_parity_and_onnx_generation(rng, tmp_path, backbone):
             assert np.allclose(g.vad, w.vad, atol=1e-4)
 
 
+@pytest.mark.slow
+def test_openvino_int8_decoder_is_compressed_and_close_to_fp32(rng, tmp_path):
+    pytest.importorskip("openvino", reason="OpenVINO not installed")
+    pytest.importorskip("nncf", reason="NNCF not installed")
+    import openvino as ov
+    import onnxruntime as ort
+
+    from edgeaffect.explain.export import export_explainer
+    from edgeaffect.explain.runtime import OPENVINO_INT8_DECODER, load_explainer
+
+    model, tokenizer = _tiny_model(int(rng.integers(1000)), backbone="convnet")
+    export_explainer(model, tokenizer, tmp_path / "x", int8=False, openvino_int8=True)
+    xml = tmp_path / "x" / OPENVINO_INT8_DECODER
+    core = ov.Core()
+    weights = [op for op in core.read_model(str(xml)).get_ops()
+               if op.get_type_name() == "Constant" and op.get_output_element_type(0) in (ov.Type.u8, ov.Type.i8)]
+    assert len(weights) >= 2 * model.cfg.layers, "the MatMul weights should be stored in 8 bits"
+    cfg = model.cfg
+    embeds = rng.normal(size=(3, 5, cfg.d)).astype(np.float32)
+    past = rng.normal(size=(cfg.layers, 2, 3, cfg.heads, 7, cfg.d // cfg.heads)).astype(np.float32)
+    want = ort.InferenceSession(str(tmp_path / "x" / "explain-decoder.onnx"),
+                                providers=["CPUExecutionProvider"]).run(["logits"], {"embeds": embeds, "past": past})[0]
+    compiled = core.compile_model(str(xml), "CPU")
+    got = compiled([embeds, past])[compiled.output("logits")]
+    err = np.abs(got - want).max()
+    # 8-bit weights per output channel: errors of a fraction of a percent of the logits' range, never zero
+    assert 0 < err < 0.02 * np.abs(want).max(), err
+    faces = rng.integers(0, 256, (2, 48, 48)).astype(np.uint8)
+    explained = load_explainer(tmp_path / "x", backend="openvino", precision="int8").explain_faces(faces)
+    assert all(e.text.lower().startswith(e.emotion) for e in explained)
+    with pytest.raises(FileNotFoundError, match="no int8 decoder for onnxruntime"):
+        load_explainer(tmp_path / "x", backend="onnxruntime", precision="int8")
+
+
 def test_region_weights_cover_the_boxes():
     from edgeaffect.explain.vision import region_weights
 

@@ -3,6 +3,8 @@
     OUT/explain-vision.onnx        faces (N, 1, 48, 48) -> logits, vad, prefix, image_embedding[, evidence]
     OUT/explain-decoder.onnx       embeds (B, T, d), past (L, 2, B, H, Tp, dh) -> logits, present, hidden
     OUT/explain-decoder-int8.onnx  the same, MatMul weights quantised to INT8 (ONNX Runtime dynamic quantisation)
+    OUT/openvino-int8/explain-decoder.xml  (openvino_int8) the decoder for OpenVINO with INT8 weights (NNCF weight
+                                   compression; OpenVINO runs the dynamic-quantisation graph above 2x slower than fp32)
     OUT/explain-text.npz           the numpy side's matrices (token embeddings, VAD fusion, evidence token, text projection)
     OUT/explain.safetensors        (torch_weights) the torch weights in fp16, a starting point for further training
                                    (without a frozen Swin backbone's: that is fer.safetensors)
@@ -25,6 +27,7 @@ import numpy as np
 import torch
 
 from .model import DecoderStep, Explainer, VISION_OUTPUTS, VisionOutputs, numpy_params
+from .runtime import OPENVINO_INT8_DECODER
 
 
 def _quiet_export(module, args, path: Path, input_names, output_names, dynamic_shapes) -> None:
@@ -53,8 +56,12 @@ def _quiet_export(module, args, path: Path, input_names, output_names, dynamic_s
 
 def export_explainer(model: Explainer, tokenizer, out: str | Path, teacher: Optional[str | Path] = None,
                      check_faces: Optional[np.ndarray] = None, int8: bool = True, include_vision: bool = True,
-                     torch_weights: bool = True) -> dict:
-    """Writes the runtime files into `out`; returns the parity report (max |torch - ONNX|)."""
+                     torch_weights: bool = True, openvino_int8: bool = False) -> dict:
+    """Writes the runtime files into `out`; returns the parity report (max |torch - ONNX|).
+
+    openvino_int8 also writes the OpenVINO INT8 decoder (needs
+    `pip install "edgeaffect[openvino]"`).
+    """
     from safetensors.torch import save_file as save_torch
 
     out = Path(out)
@@ -85,9 +92,33 @@ def export_explainer(model: Explainer, tokenizer, out: str | Path, teacher: Opti
 
         quantize_dynamic(str(out / "explain-decoder.onnx"), str(out / "explain-decoder-int8.onnx"),
                          weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"])
+    if openvino_int8:
+        export_openvino_int8_decoder(out / "explain-decoder.onnx", out / OPENVINO_INT8_DECODER)
     if teacher is not None:
         export_teacher(teacher, out / "rationale-teacher.onnx")
     return parity(model, out, check_faces)
+
+
+def export_openvino_int8_decoder(onnx_path: Path, xml_path: Path) -> None:
+    """The fp32 decoder with its MatMul weights compressed to INT8 for OpenVINO.
+
+    Weight-only compression (per output channel, asymmetric; activations stay
+    fp32): OpenVINO's CPU plugin decompresses the weights inside its fully
+    connected kernels, which is how it runs transformer decoders. The ONNX
+    Runtime INT8 graph quantises activations with DynamicQuantizeLinear at
+    every step, which OpenVINO executes as separate small ops: 2x slower than
+    fp32 on the dev box (benchmarks/bench_explain.py).
+    """
+    try:
+        import nncf
+        import openvino as ov
+    except ImportError as exc:
+        raise ImportError(f"the OpenVINO INT8 decoder needs OpenVINO and NNCF: pip install \"edgeaffect[openvino]\" "
+                          f"({exc})") from exc
+    logging.getLogger("nncf").setLevel(logging.WARNING)  # its per-layer table is noise in a build log
+    compressed = nncf.compress_weights(ov.Core().read_model(str(onnx_path)), mode=nncf.CompressWeightsMode.INT8_ASYM)
+    xml_path.parent.mkdir(parents=True, exist_ok=True)
+    ov.save_model(compressed, str(xml_path), compress_to_fp16=False)
 
 
 def export_teacher(checkpoint: str | Path, path: Path) -> None:

@@ -20,6 +20,11 @@ from .engine import ExplainerEngine
 from .tokenizer import BPETokenizer
 
 BACKENDS = ("onnxruntime", "openvino")
+# The decoder files per (backend, precision). OpenVINO's INT8 decoder is its own: weight-only INT8 (see
+# edgeaffect.explain.export.export_openvino_int8_decoder); it runs ONNX Runtime's INT8 graph 2x slower than fp32.
+OPENVINO_INT8_DECODER = "openvino-int8/explain-decoder.xml"
+DECODER_FILES = {("onnxruntime", "fp32"): "explain-decoder.onnx", ("onnxruntime", "int8"): "explain-decoder-int8.onnx",
+                 ("openvino", "fp32"): "explain-decoder.onnx", ("openvino", "int8"): OPENVINO_INT8_DECODER}
 
 
 def default_folder() -> Path:
@@ -73,7 +78,8 @@ def load_explainer(folder: Optional[str | Path] = None, backend: str = "onnxrunt
     """The explainer in `folder` (default: the shipped `explain` model).
 
     backend: onnxruntime or openvino; precision: fp32, or int8 (the decoder's
-    MatMul weights in INT8, where explain-decoder-int8.onnx exists).
+    MatMul weights in INT8, where the build kept them: explain-decoder-int8.onnx
+    for ONNX Runtime, openvino-int8/explain-decoder.xml for OpenVINO).
     threads: the vision graph's threads (default: the backend's choice).
     decoder_threads: 1 by default: a token step is ~190 tiny operators, and
     at batch 1 a second thread costs more in synchronisation than it saves
@@ -87,10 +93,11 @@ def load_explainer(folder: Optional[str | Path] = None, backend: str = "onnxrunt
                                 "`python export/build_explain.py`, or reinstall edgeaffect for the shipped one)")
     if backend not in BACKENDS:
         raise ValueError(f"backend {backend!r} is not one of {BACKENDS}")
-    decoder_file = {"fp32": "explain-decoder.onnx", "int8": "explain-decoder-int8.onnx"}.get(precision)
+    decoder_file = DECODER_FILES.get((backend, precision))
     if decoder_file is None or not (folder / decoder_file).exists():
-        raise FileNotFoundError(f"no {precision} decoder in {folder}; precisions: fp32" +
-                                (", int8" if (folder / "explain-decoder-int8.onnx").exists() else ""))
+        available = [p for (b, p), name in DECODER_FILES.items() if b == backend and (folder / name).exists()]
+        raise FileNotFoundError(f"no {precision} decoder for {backend} in {folder}; available: {', '.join(available)}"
+                                " (export/build_explain.py writes the INT8 decoders where they keep quality)")
     meta = json.loads(config_path.read_text())
     cfg = ExplainerConfig.from_dict(meta["model"])
     tokenizer = BPETokenizer.load(folder / "tokenizer.json")
