@@ -88,6 +88,7 @@ def main() -> int:
         facts.update(training_reports(args.runs))
         if args.student.exists():
             facts["schedule"] = schedule_of(args.student)
+            facts["teacher_schedule"] = teacher_schedule(args.student)
         (OUT / "metrics.json").write_text(json.dumps(facts, indent=2, default=str) + "\n")
         (OUT / "MODEL_CARD.md").write_text(model_card(facts))
         return 0
@@ -139,6 +140,7 @@ def main() -> int:
                      for k, v in metrics.items()}}
     facts.update(training_reports(args.runs))
     facts["schedule"] = schedule_of(args.student)
+    facts["teacher_schedule"] = teacher_schedule(args.student)
     (OUT / "metrics.json").write_text(json.dumps(facts, indent=2, default=str) + "\n")
     (OUT / "MODEL_CARD.md").write_text(model_card(facts))
     print(f"wrote {OUT} (MODEL_CARD.md, metrics.json); rerun after benchmarks/bench_fer.py to add its latency table")
@@ -150,14 +152,32 @@ def schedule_of(checkpoint: Path) -> list[dict]:
     chain, report_path = [], checkpoint.parent / "report.json"
     while report_path.exists():
         report = json.loads(report_path.read_text())
-        chain.insert(0, {"run": report_path.parent.name, "epochs": report["config"]["epochs"],
-                         "lr": report["config"]["lr"], "seed": report["seed"], "teacher": bool(report.get("teacher")),
+        teacher = report.get("teacher") or {}
+        chain.insert(0, {"run": report_path.parent.name, "model": report["model"], "epochs": report["config"]["epochs"],
+                         "lr": report["config"]["lr"], "seed": report["seed"], "teacher": bool(teacher),
+                         "teacher_run": Path(teacher["checkpoint"]).parent.name if teacher else None,
+                         "teacher_val_accuracy": teacher.get("val_accuracy"),
                          "best_val_accuracy": report["best"]["accuracy"], "best_epoch": report["best"]["epoch"]})
-        init = Path(report["init"]) if report.get("init") else None
-        if init is not None and not init.is_absolute():  # relative to where training ran: the runs folder
-            init = report_path.parent.parent / init
+        init = _beside(report_path, report.get("init"))
         report_path = init.parent / "report.json" if init is not None else Path("/nonexistent")
     return chain
+
+
+def _beside(report_path: Path, checkpoint: str | None) -> Path | None:
+    """A checkpoint a report names; a relative one is relative to where training ran: the runs folder."""
+    if not checkpoint:
+        return None
+    path = Path(checkpoint)
+    return path if path.is_absolute() else report_path.parent.parent / path
+
+
+def teacher_schedule(student: Path) -> list[dict]:
+    """The schedule of the teacher the student's last run was distilled from."""
+    report_path = student.parent / "report.json"
+    if not report_path.exists():
+        return []
+    teacher = _beside(report_path, (json.loads(report_path.read_text()).get("teacher") or {}).get("checkpoint"))
+    return schedule_of(teacher) if teacher is not None else []
 
 
 def training_reports(runs: Path | None) -> dict:
@@ -191,10 +211,19 @@ def model_card(facts: dict) -> str:
     sizes = "\n".join(f"| {name} | {size / 1e6:.2f} MB |" for name, size in facts["sizes_bytes"].items()
                       if not name.endswith((".json", ".png", ".md")))
     cfg = facts["train_config"]
-    schedule = "; then ".join(
-        f"{r['epochs']} epochs at peak lr {r['lr']} (seed {r['seed']}{', distilled' if r['teacher'] else ''}; "
-        f"best val {r['best_val_accuracy']:.4f} at epoch {r['best_epoch']}; run {r['run']})"
-        for r in facts.get("schedule", [])) or "see metrics.json"
+    def schedule_text(chain):
+        return "; then ".join(
+            f"{r['epochs']} epochs at peak lr {r['lr']} (seed {r['seed']}"
+            + (f", distilled from {r.get('teacher_run') or 'the teacher'}"
+               + (f" (val {r['teacher_val_accuracy']:.4f})" if r.get("teacher_val_accuracy") else "") if r["teacher"] else "")
+            + f"; best val {r['best_val_accuracy']:.4f} at epoch {r['best_epoch']}; run {r['run']})"
+            for r in chain) or "see metrics.json"
+
+    schedule = schedule_text(facts.get("schedule", []))
+    teacher_chain = facts.get("teacher_schedule", [])
+    teacher_epochs = sum(r["epochs"] for r in teacher_chain) or 4
+    teacher_line = (f"\n- Teacher schedule: {schedule_text(teacher_chain)}; it is trained by the same command with "
+                    "`--model teacher`." if teacher_chain else "")
     return f"""# fer: facial expression recognition (Swin-SE student)
 
 Seven FER2013 classes ({", ".join(LABELS)}) from a 48x48 grey face crop.
@@ -213,7 +242,7 @@ Seven FER2013 classes ({", ".join(LABELS)}) from a 48x48 grey face crop.
   on FER2013 PublicTest (../shared/data/fer2013/val, 3,589 faces) only. FER2013 PrivateTest is held out
   by the project for independent evaluation and was never used.
 - Preprocessing: grey, 48x48 (area resize), (x / 255 - 0.5) / 0.25.
-- Schedule: {schedule}.
+- Schedule: {schedule}.{teacher_line}
 - Last run: seed {facts["seed"]}; {cfg["epochs"]} epochs, batch {cfg["batch_size"]}, AdamW lr {cfg["lr"]} one-cycle,
   weight decay {cfg["weight_decay"]}, label smoothing {cfg["label_smoothing"]}, class weights n^-{cfg["class_weight_power"]};
   augmentation: flips, +-10 degree rotations, +-10% scale, +-8% shifts, brightness/contrast, random erasing.
@@ -237,7 +266,7 @@ distillation term is the only intended difference.
 
 | model | best val accuracy |
 |---|---|
-| convnet teacher (4 epochs) | {best("fer-teacher")} |
+| convnet teacher, run fer-teacher (4 epochs; the one both students used) | {best("fer-teacher")} |
 | student distilled from the teacher | {best("fer-student-kd")} |
 | student trained from the labels alone | {best("fer-student-nokd")} |
 
@@ -255,7 +284,7 @@ training images and gated on the validation split (at most 1 point of accuracy l
 {latency[0].read_text().split(chr(10), 2)[2] if latency else "Run `python benchmarks/bench_fer.py --data ../shared/data/fer2013` and rebuild this card."}
 
 ## Limits
-- Trained for {sum(r["epochs"] for r in facts.get("schedule", [])) or cfg["epochs"]} epochs in all (teacher: 4) on two CPU cores, no GPU: far below
+- Trained for {sum(r["epochs"] for r in facts.get("schedule", [])) or cfg["epochs"]} epochs in all (teacher: {teacher_epochs}) on two CPU cores, no GPU: far below
   the project's target (70% on FER2013 after INT8) and below the mini-Xception peer (65.2% on this split).
   Both curves were still rising; the same commands with more epochs (`--epochs`, resumable) are the next step.
 - Latency: the target is < 1 ms per face at batch 1 on 2 threads; this model takes several ms there. At 50
