@@ -218,7 +218,7 @@ a statement of what a person feels.
 
 INT8 decoders, shipped when within 1 point of fp32 in faithfulness and ROUGE-L:
 - ONNX Runtime (dynamic quantisation of the MatMul weights and activations): {_kept(int8_kept, 'onnxruntime')}.
-- OpenVINO (weight-only INT8 from NNCF; OpenVINO runs the dynamic-quantisation graph 2x slower than fp32): {_kept(int8_kept, 'openvino')}.
+- OpenVINO (weight-only INT8 from NNCF; OpenVINO runs the dynamic-quantisation graph 1.7x slower than fp32): {_kept(int8_kept, 'openvino')}.
 
 ## Training variants (val, best epoch)
 

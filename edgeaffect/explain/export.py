@@ -4,7 +4,7 @@
     OUT/explain-decoder.onnx       embeds (B, T, d), past (L, 2, B, H, Tp, dh) -> logits, present, hidden
     OUT/explain-decoder-int8.onnx  the same, MatMul weights quantised to INT8 (ONNX Runtime dynamic quantisation)
     OUT/openvino-int8/explain-decoder.xml  (openvino_int8) the decoder for OpenVINO with INT8 weights (NNCF weight
-                                   compression; OpenVINO runs the dynamic-quantisation graph above 2x slower than fp32)
+                                   compression; OpenVINO runs the dynamic-quantisation graph 1.7x slower than fp32)
     OUT/explain-text.npz           the numpy side's matrices (token embeddings, VAD fusion, evidence token, text projection)
     OUT/explain.safetensors        (torch_weights) the torch weights in fp16, a starting point for further training
                                    (without a frozen Swin backbone's: that is fer.safetensors)
@@ -106,7 +106,7 @@ def export_openvino_int8_decoder(onnx_path: Path, xml_path: Path) -> None:
     fp32): OpenVINO's CPU plugin decompresses the weights inside its fully
     connected kernels, which is how it runs transformer decoders. The ONNX
     Runtime INT8 graph quantises activations with DynamicQuantizeLinear at
-    every step, which OpenVINO executes as separate small ops: 2x slower than
+    every step, which OpenVINO executes as separate small ops: 1.7x slower than
     fp32 on the dev box (benchmarks/bench_explain.py).
     """
     try:

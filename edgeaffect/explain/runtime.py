@@ -21,7 +21,7 @@ from .tokenizer import BPETokenizer
 
 BACKENDS = ("onnxruntime", "openvino")
 # The decoder files per (backend, precision). OpenVINO's INT8 decoder is its own: weight-only INT8 (see
-# edgeaffect.explain.export.export_openvino_int8_decoder); it runs ONNX Runtime's INT8 graph 2x slower than fp32.
+# edgeaffect.explain.export.export_openvino_int8_decoder); it runs ONNX Runtime's INT8 graph 1.7x slower than fp32.
 OPENVINO_INT8_DECODER = "openvino-int8/explain-decoder.xml"
 DECODER_FILES = {("onnxruntime", "fp32"): "explain-decoder.onnx", ("onnxruntime", "int8"): "explain-decoder-int8.onnx",
                  ("openvino", "fp32"): "explain-decoder.onnx", ("openvino", "int8"): OPENVINO_INT8_DECODER}
