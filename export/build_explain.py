@@ -121,7 +121,7 @@ def write_card(args, report: dict, scores: dict, int8_kept: dict, parity: dict) 
                "compare": compare, "latency": latency}
     (OUT / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str) + "\n")
     (OUT / "MODEL_CARD.md").write_text(card(report, scores, compare, int8_kept, latency,
-                                            args.notes.read_text() if args.notes else ""))
+                                            args.notes.read_text() if args.notes else "", teacher_accuracy(args.teacher)))
     print(f"wrote {OUT}")
     return 0
 
@@ -132,7 +132,14 @@ def _kept(int8_kept: dict, backend: str) -> str:
     return "shipped" if int8_kept[backend] else "not shipped: it lost more than 1 point"
 
 
-def card(report: dict, scores: dict, compare: dict, int8_kept: dict, latency, notes: str) -> str:
+def teacher_accuracy(checkpoint: Path) -> float:
+    """The FER teacher's val accuracy, as train_fer stored it with its best epoch."""
+    import torch
+
+    return float(torch.load(checkpoint, map_location="cpu", weights_only=False)["val"]["accuracy"])
+
+
+def card(report: dict, scores: dict, compare: dict, int8_kept: dict, latency, notes: str, teacher_acc: float) -> str:
     params = report["parameters"]
     header = "| model | " + " | ".join(KEYS) + " |\n|" + "---|" * (len(KEYS) + 1)
     rows = "\n".join(_row(name, m) for name, m in scores.items())
@@ -162,6 +169,9 @@ def card(report: dict, scores: dict, compare: dict, int8_kept: dict, latency, no
                                         "`fer` model's (fp32)."}.get(
         (report["vision"], backbone), "backbone and emotion head fine-tuned with the emotion cross-entropy beside "
                                       "the other losses.")
+    teacher_run = report.get("teacher") or "runs/fer-teacher/best.pt"
+    if not Path(teacher_run).is_absolute() and not teacher_run.startswith("runs/"):
+        teacher_run = f"runs/{teacher_run}"  # the reports name it relative to the runs folder
     same_weights = {"convnet": "the rationale teacher's weights", "swin": "the same weights as `fer`"}[backbone]
     return f"""# Model card: `explain` (face explainer, v1.0)
 
@@ -184,7 +194,7 @@ valence-arousal-dominance vector (Linear(d + 3 -> d), as SEVLM).
 No image-explanation data exists for faces here, and invented text would
 teach the model to hallucinate. The training targets come from a rationale
 teacher that measures evidence on each face: the FER teacher (convnet,
-55.7% val accuracy) is run on the face and on the face with each of four
+{teacher_acc:.1%} val accuracy) is run on the face and on the face with each of four
 regions (brows, eyes, nose and cheeks, mouth and chin) filled with the
 face's mean grey; a region's evidence for an emotion is the drop in the
 emotion's log-probability. The sentence names the strongest region, and the
@@ -195,7 +205,7 @@ of the evidence." The student learns to say in one pass and a short decode
 what the teacher measures with five passes.
 
 A sentence is therefore a statement about *the teacher's* evidence, which
-is only as good as a 55.7%-accurate classifier's use of the face; it is not
+is only as good as a {teacher_acc:.1%}-accurate classifier's use of the face; it is not
 a statement of what a person feels.
 
 ## Data and protocol
@@ -228,9 +238,9 @@ INT8 decoders, shipped when within 1 point of fp32 in faithfulness and ROUGE-L:
 {notes}
 ## Reproduce
 
-    edgeaffect train explain --data ../shared/data/fer2013 --teacher runs/fer-teacher/best.pt \\
+    edgeaffect train explain --data ../shared/data/fer2013 --teacher {teacher_run} \\
         --corpus ../shared/data/explanations/affection_utterances.json --out runs/explain --seed {report['seed']}{finetune_flag}
-    python export/build_explain.py --run runs/explain --teacher runs/fer-teacher/best.pt --data ../shared/data/fer2013/val
+    python export/build_explain.py --run runs/explain --teacher {teacher_run} --data ../shared/data/fer2013/val
     edgeaffect eval explain --data ../shared/data/fer2013/val
 """
 
