@@ -191,6 +191,20 @@ def training_reports(runs: Path | None) -> dict:
     return {"training": found} if found else {}
 
 
+def schedule_text(chain: list[dict]) -> str:
+    """One line for the runs of schedule_of(), oldest first."""
+    parts = []
+    for r in chain:
+        distilled = ""
+        if r["teacher"]:
+            distilled = f", distilled from {r.get('teacher_run') or 'the teacher'}"
+            if r.get("teacher_val_accuracy"):
+                distilled += f" (val {r['teacher_val_accuracy']:.4f})"
+        parts.append(f"{r['epochs']} epochs at peak lr {r['lr']} (seed {r['seed']}{distilled}; "
+                     f"best val {r['best_val_accuracy']:.4f} at epoch {r['best_epoch']}; run {r['run']})")
+    return "; then ".join(parts) or "see metrics.json"
+
+
 def model_card(facts: dict) -> str:
     """MODEL_CARD.md from the measured facts (and the latency table of bench_fer.py when present)."""
     from edgeaffect.fer import LABELS
@@ -211,14 +225,6 @@ def model_card(facts: dict) -> str:
     sizes = "\n".join(f"| {name} | {size / 1e6:.2f} MB |" for name, size in facts["sizes_bytes"].items()
                       if not name.endswith((".json", ".png", ".md")))
     cfg = facts["train_config"]
-    def schedule_text(chain):
-        return "; then ".join(
-            f"{r['epochs']} epochs at peak lr {r['lr']} (seed {r['seed']}"
-            + (f", distilled from {r.get('teacher_run') or 'the teacher'}"
-               + (f" (val {r['teacher_val_accuracy']:.4f})" if r.get("teacher_val_accuracy") else "") if r["teacher"] else "")
-            + f"; best val {r['best_val_accuracy']:.4f} at epoch {r['best_epoch']}; run {r['run']})"
-            for r in chain) or "see metrics.json"
-
     schedule = schedule_text(facts.get("schedule", []))
     teacher_chain = facts.get("teacher_schedule", [])
     teacher_epochs = sum(r["epochs"] for r in teacher_chain) or 4
