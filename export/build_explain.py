@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -48,10 +49,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.card_only:
         old = json.loads((OUT / "metrics.json").read_text())
-        kept = old["int8_decoder_shipped"]
-        if isinstance(kept, bool):  # metrics.json before the OpenVINO INT8 decoder
-            kept = {"onnxruntime": kept}
-        return write_card(args, json.loads((args.run / "report.json").read_text()), old["val"], kept, old["parity"])
+        return write_card(args, json.loads((args.run / "report.json").read_text()), old["val"],
+                          old["int8_decoder_shipped"], old["parity"])
 
     from edgeaffect.explain.data import ExplanationSet
     from edgeaffect.explain.decoding import DecodeConfig
@@ -68,12 +67,8 @@ def main() -> int:
     images, labels = load_fer_folder(args.data)
     # The package carries the runtime's ONNX graphs only; the run's best.pt is
     # the starting point for further training (a few MB saved per install).
-    try:
-        import nncf  # noqa: F401
-        import openvino  # noqa: F401
-        openvino_int8 = True
-    except ImportError:
-        openvino_int8 = False
+    openvino_int8 = all(importlib.util.find_spec(name) for name in ("nncf", "openvino"))
+    if not openvino_int8:
         print("OpenVINO or NNCF missing: no OpenVINO INT8 decoder (pip install \"edgeaffect[openvino]\")", file=sys.stderr)
     parity = export_explainer(model, tokenizer, OUT, teacher=args.teacher, check_faces=images[:16], torch_weights=False,
                               openvino_int8=openvino_int8)
