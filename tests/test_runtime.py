@@ -68,6 +68,41 @@ def test_openvino_reports_the_precision_that_ran(tiny):
         assert model.backend.metadata["inference_precision"] == "f32"  # not the bf16 AMX default
 
 
+@openvino
+def test_openvino_batch_one_copy_matches_the_model_as_exported(tiny):
+    if not _has("openvino"):
+        pytest.skip("openvino is not installed")
+    raw, _ = tiny_model.make_images(7, seed=11)  # odd count: one batch of 7 and seven single calls
+    with edgeaffect.load(tiny.card.name, backend="openvino", precision="fp32") as static, \
+            edgeaffect.load(tiny.card.name, backend="openvino", precision="fp32", static_batch_one=False) as dynamic:
+        assert static.backend.metadata["static_batch_one"] and not dynamic.backend.metadata["static_batch_one"]
+        batch = static.predict(raw).probabilities
+        for i in range(len(raw)):
+            single = static.predict(raw[i:i + 1]).probabilities
+            np.testing.assert_allclose(single, dynamic.predict(raw[i:i + 1]).probabilities, atol=1e-6)
+            np.testing.assert_allclose(single[0], batch[i], atol=1e-5)
+    np.testing.assert_allclose(batch, softmax(torch_logits(tiny, raw)), atol=1e-5)
+
+
+@openvino
+def test_batch_one_reshape_applies_only_to_a_lone_dynamic_batch():
+    if not _has("openvino"):
+        pytest.skip("openvino is not installed")
+    import openvino as ov
+    from openvino import opset13 as ops
+
+    from edgeaffect.backends.openvino_backend import reshaped_to_batch_one
+
+    def relu_model(*shapes):
+        params = [ops.parameter(ov.PartialShape(list(s)), ov.Type.f32) for s in shapes]
+        return ov.Model([ops.relu(p) for p in params], params)
+
+    assert str(reshaped_to_batch_one(relu_model([-1, 3, 5])).inputs[0].get_partial_shape()) == "[1,3,5]"
+    assert reshaped_to_batch_one(relu_model([-1, -1])) is None  # e.g. a sequence length too
+    assert reshaped_to_batch_one(relu_model([2, 5])) is None  # already static
+    assert reshaped_to_batch_one(relu_model([-1, 5], [-1, 5])) is None  # two inputs
+
+
 def test_load_by_path_and_typed_results(tiny):
     raw, _ = tiny_model.make_images(5, seed=3)
     with edgeaffect.load(tiny.onnx_fp32, backend="onnxruntime") as model:

@@ -5,6 +5,12 @@ what the artifact says: an fp32 artifact runs with INFERENCE_PRECISION_HINT
 f32, an fp16 one with f16, an int8 one with its int8 layers and f32
 elsewhere; `Request.options["inference_precision"]` overrides it, and the
 precision that actually ran is read back from the compiled model.
+
+A model whose only dynamic dimension is the batch is compiled twice: as
+exported, and with the batch fixed to 1, which single-frame calls use.
+OpenVINO's CPU plugin plans memory and picks kernels once for a static
+shape; with a dynamic batch it re-plans on every call, which is most of a
+small model's time at batch 1 (measured in benchmarks/bench_fer.py).
 """
 
 from __future__ import annotations
@@ -20,10 +26,33 @@ from .base import Backend, Request, module_missing, register_backend
 HINTS = {"fp32": "f32", "fp16": "f16", "int8": "f32"}
 
 
+def reshaped_to_batch_one(model):
+    """`model` (an ov.Model, changed in place) with its batch fixed to 1, or
+    None when that does not apply: more than one input, or a dynamic
+    dimension other than the leading batch one, or a static batch already.
+
+    Example:
+        >>> import openvino as ov  # doctest: +SKIP
+        >>> one = reshaped_to_batch_one(ov.Core().read_model("fer.xml"))  # doctest: +SKIP
+    """
+    if len(model.inputs) != 1:
+        return None
+    shape = model.inputs[0].get_partial_shape()
+    if shape.rank.is_dynamic or shape.rank.get_length() < 1 or not shape[0].is_dynamic:
+        return None
+    rest = [shape[i] for i in range(1, shape.rank.get_length())]
+    if any(d.is_dynamic for d in rest):
+        return None
+    model.reshape([1] + [d.get_length() for d in rest])
+    return model
+
+
 @register_backend
 class OpenVinoBackend(Backend):
     """Options: `performance_hint` (LATENCY or THROUGHPUT, default LATENCY),
-    `cache_dir` (model cache folder), `inference_precision` (f32/bf16/f16)."""
+    `cache_dir` (model cache folder), `inference_precision` (f32/bf16/f16),
+    `static_batch_one` (default True: batch-1 calls run a copy compiled for
+    batch 1; False compiles only the model as exported)."""
 
     name = "openvino"
     formats = ("openvino", "onnx")
@@ -59,6 +88,8 @@ class OpenVinoBackend(Backend):
         try:
             model = core.read_model(str(path))
             self.compiled = core.compile_model(model, device, config)
+            one = reshaped_to_batch_one(core.read_model(str(path))) if request.options.get("static_batch_one", True) else None
+            self.compiled_one = core.compile_model(one, device, config) if one is not None else None
         except Exception as exc:  # OpenVINO raises RuntimeError subclasses of its own
             from ..errors import CorruptArtifactError
 
@@ -66,21 +97,25 @@ class OpenVinoBackend(Backend):
         hint_value = self.compiled.get_property("INFERENCE_PRECISION_HINT")
         ran = hint_value.get_type_name() if hasattr(hint_value, "get_type_name") else str(hint_value)
         self.metadata.update({"device": device.lower(), "performance_hint": hint, "openvino": ov.__version__,
-                              "inference_precision": ran, "threads": request.threads})
+                              "inference_precision": ran, "threads": request.threads,
+                              "static_batch_one": self.compiled_one is not None})
         # An infer request is not thread-safe: one per calling thread.
         self._local = threading.local()
 
-    def _request(self):
-        infer = getattr(self._local, "request", None)
+    def _request(self, batch_one: bool):
+        key = "request_one" if batch_one else "request"
+        infer = getattr(self._local, key, None)
         if infer is None:
-            infer = self._local.request = self.compiled.create_infer_request()
+            compiled = self.compiled_one if batch_one else self.compiled
+            infer = compiled.create_infer_request()
+            setattr(self._local, key, infer)
         return infer
 
     def _run(self, inputs: np.ndarray) -> np.ndarray:
-        infer = self._request()
+        infer = self._request(batch_one=len(inputs) == 1 and self.compiled_one is not None)
         infer.infer({0: inputs})
         return np.array(infer.get_output_tensor(0).data, copy=True)
 
     def close(self) -> None:
-        self.compiled = None
+        self.compiled = self.compiled_one = None
         super().close()

@@ -132,8 +132,8 @@ def load(name_or_path: str | Path, backend: str = "auto", precision: str = "auto
         threads: CPU threads for the backend (None: the backend's default).
         device: "auto", "cpu" or "gpu".
         options: backend options, e.g. graph_optimization="all" (ONNX
-            Runtime), performance_hint="THROUGHPUT", cache_dir=...
-            (OpenVINO), engine_cache=... (TensorRT).
+            Runtime), performance_hint="THROUGHPUT", cache_dir=...,
+            static_batch_one=False (OpenVINO), engine_cache=... (TensorRT).
 
     Example:
         >>> import edgeaffect
