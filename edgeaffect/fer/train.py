@@ -216,12 +216,12 @@ def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTra
             best = {"epoch": epoch, **{k: val[k] for k in ("accuracy", "balanced_accuracy", "macro_f1", "per_class_recall")}}
             best_state = {"model": model.state_dict(), "config": asdict(config), "architecture": arch, "seed": seed,
                           "epoch": epoch, "val": val}
-            _atomic(lambda tmp: torch.save(best_state, tmp), out / "best.pt")
+            _atomic(lambda tmp, s=best_state: torch.save(s, tmp), out / "best.pt")
         state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                  "config": asdict(config), "architecture": arch, "seed": seed, "epoch": epoch, "teacher": teacher_id,
                  "init": str(init) if init else None,
                  "history": history, "best": best}
-        _atomic(lambda tmp: torch.save(state, tmp), last)  # a kill mid-write must not leave a broken resume point
+        _atomic(lambda tmp, s=state: torch.save(s, tmp), last)  # a kill mid-write must not leave a broken resume point
     report = {"model": config.model, "architecture": arch, "parameters": parameter_count(model), "seed": seed,
               "config": asdict(config), "data": str(data), "train_images": int(len(x_train)),
               "val_images": int(len(x_val)), "selection": "epoch with the best val accuracy",
