@@ -93,7 +93,9 @@ def test_int8_does_not_depend_on_the_batch(backend, rng):
     if backend == "openvino" and not _has("openvino"):
         pytest.skip("OpenVINO is not installed")
     faces = rng.integers(0, 256, (300, 48, 48), dtype=np.uint8)
-    with edgeaffect.load("fer", backend=backend, precision="int8") as model:
+    # OpenVINO's batch-1 calls run a separately compiled static copy (below); this checks the one model.
+    options = {"static_batch_one": False} if backend == "openvino" else {}
+    with edgeaffect.load("fer", backend=backend, precision="int8", **options) as model:
         whole = model.predict(faces).probabilities
         single = np.concatenate([model.predict(faces[i:i + 1]).probabilities for i in range(0, 300, 10)])
     # Batch-consistent INT8 is exact per face except where a float op between
@@ -103,3 +105,19 @@ def test_int8_does_not_depend_on_the_batch(backend, rng):
     # of 22% of faces.
     np.testing.assert_allclose(single, whole[::10], atol=1e-2)
     assert np.mean(single.argmax(1) == whole[::10].argmax(1)) >= 0.95
+
+
+@pytest.mark.openvino
+def test_openvino_int8_batch_one_copy_agrees_with_the_batched_model(rng):
+    """The static batch-1 copy of the INT8 IR is compiled on its own, and OpenVINO may place its
+    requantisation differently there: on FER2013 val its probabilities were within 0.027 of the
+    batched model's, top-1 agreed on 99.5% of faces, accuracy 0.5759 vs 0.5762 (session 7)."""
+    if not _has("openvino"):
+        pytest.skip("OpenVINO is not installed")
+    faces = rng.integers(0, 256, (101, 48, 48), dtype=np.uint8)
+    with edgeaffect.load("fer", backend="openvino", precision="int8") as model:
+        assert model.backend.metadata["static_batch_one"]
+        whole = model.predict(faces).probabilities
+        single = np.concatenate([model.predict(faces[i:i + 1]).probabilities for i in range(len(faces))])
+    np.testing.assert_allclose(single, whole, atol=0.05)
+    assert np.mean(single.argmax(1) == whole.argmax(1)) >= 0.95
