@@ -64,20 +64,21 @@ def _openvino_function(path: Path, threads: Optional[int]) -> Callable:
 
     core = ov.Core()
     config = {"INFERENCE_NUM_THREADS": threads} if threads else {}
-    compiled = core.compile_model(core.read_model(str(path)), "CPU", config)
+    model = core.read_model(str(path))
+    compiled = core.compile_model(model, "CPU", config)
     outputs = [o.get_any_name() for o in compiled.outputs]
     request = compiled.create_infer_request()
     # One face at a time is the common call: a copy compiled for batch 1 (the vision graph; the decoder's
     # past length is dynamic, so it has none). See edgeaffect/backends/openvino_backend.py.
-    one = reshaped_to_batch_one(core.read_model(str(path)))
+    one = reshaped_to_batch_one(model.clone())
     compiled_one = core.compile_model(one, "CPU", config) if one is not None else None
     request_one = compiled_one.create_infer_request() if compiled_one is not None else None
 
     def run(*arrays):
         single = request_one is not None and len(arrays) == 1 and len(arrays[0]) == 1
-        chosen, model = (request_one, compiled_one) if single else (request, compiled)
+        chosen, which = (request_one, compiled_one) if single else (request, compiled)
         result = chosen.infer(list(arrays))
-        return {name: np.array(result[model.outputs[i]]) for i, name in enumerate(outputs)}
+        return {name: np.array(result[which.outputs[i]]) for i, name in enumerate(outputs)}
 
     return run
 
