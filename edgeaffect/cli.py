@@ -155,6 +155,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         return 0
     print(f"{result['model']} on {result['data']} ({result['n']} samples): backend {result['backend']}, "
           f"precision {result['precision']}")
+    if "accuracy" not in result:  # binary heads (eeg): one line per head
+        suffix = "_balanced_accuracy"
+        for head in [key[: -len(suffix)] for key in result if key.endswith(suffix)]:
+            print(f"  {head:>8}: accuracy {result[f'{head}_accuracy']:.4f}  balanced accuracy "
+                  f"{result[f'{head}_balanced_accuracy']:.4f}  macro-F1 {result[f'{head}_macro_f1']:.4f}")
+        return 0
     print(f"  accuracy {result['accuracy']:.4f}  balanced accuracy {result['balanced_accuracy']:.4f}  "
           f"macro-F1 {result['macro_f1']:.4f}")
     for label, recall in result["per_class_recall"].items():

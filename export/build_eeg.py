@@ -149,13 +149,15 @@ def model_card(facts: dict) -> str:
 Binary valence (high/low) and arousal (high/low) from one EEG window or
 trial, given as 32 tokens (DEAP's BioSemi 10-20 electrodes) of 5 band
 features (theta 4-8, slow alpha 8-10, alpha 8-12, beta 12-30, gamma 30+ Hz;
-differential entropy or log power), **standardised per subject from that
-subject's own unlabelled data** (`EEGEmotionStream` learns this in its
-calibration phase; `edgeaffect eval eeg` does it per subject from the CSV).
-Outputs two logits; the runtime reports probabilities. The device needs
-electrodes of that montage (a 32- or 64-channel 10-20 cap): a Muse (TP9,
-AF7, AF8, TP10) shares none of them, so with `fill="mean"` every token is
-"no information" and the output is constant.
+differential entropy or log power), **re-referenced to their mean over the
+electrodes (band by band), then standardised per subject from that
+subject's own unlabelled data**: `edgeaffect.eeg.features.prepare_tokens`.
+`EEGEmotionStream` does both, learning the standardisation in its
+calibration phase; `edgeaffect eval eeg` does both per subject from the
+CSV. Outputs two logits; the runtime reports probabilities. The device
+needs electrodes of that montage (a 32- or 64-channel 10-20 cap): a Muse
+(TP9, AF7, AF8, TP10) shares none of them, so with `fill="mean"` every
+token is "no information" and the output is constant.
 
 ## Architecture
 RBTransformer after "A Brain Wave Encodes a Thousand Tokens": Linear(5 -> {student['dim']})
@@ -176,8 +178,9 @@ the median epoch count the folds selected ({epochs}), seed {final['seed']}:
 `python export/build_eeg.py --run RUN --data ...`.
 
 ## Subject-independent cross-validation (the honest scores)
-{protocol['folds']} folds over subjects (seed {protocol['seed']}): whole subjects held out; every subject's
-features standardised with its own rows only (no labels); the epoch chosen
+{protocol['folds']} folds over subjects (seed {protocol['seed']}): whole subjects held out; every trial's
+tokens re-referenced to their electrode mean and every subject's then
+standardised with its own rows only (no labels); the epoch chosen
 on an inner split of the training subjects. Mean ± std over folds:
 
 | model | valence acc | valence bal. acc | valence macro-F1 | arousal acc | arousal bal. acc | arousal macro-F1 |

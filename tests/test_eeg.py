@@ -8,7 +8,8 @@ import pytest
 
 from conftest import _has, data_path
 from edgeaffect.eeg.electrodes import DEAP_32, ChannelMap, canonical
-from edgeaffect.eeg.features import BANDS, HEADS, feature_columns, read_feature_csv, standardize_per_subject
+from edgeaffect.eeg.features import (BANDS, HEADS, feature_columns, prepare_tokens, read_feature_csv,
+                                     reference_to_electrode_mean, standardize_per_subject)
 from edgeaffect.evaluation.metrics import binary_heads_metrics
 
 
@@ -70,6 +71,38 @@ def test_standardisation_uses_each_subjects_own_rows(rng):
     np.testing.assert_allclose(alone, z[subjects == 1], atol=1e-6)
 
 
+def test_reference_to_electrode_mean_against_float64_loops(rng):
+    tokens = rng.normal(0, 2, (7, 13, 3)).astype(np.float32)  # odd sizes
+    present = rng.random((7, 13)) > 0.3
+    present[:, 0] = True
+    out = reference_to_electrode_mean(tokens, present)
+    full = reference_to_electrode_mean(tokens)
+    for n in range(7):
+        for b in range(3):
+            column = tokens[n, :, b].astype(np.float64)
+            ref = column[present[n]].mean()
+            np.testing.assert_allclose(out[n, present[n], b], column[present[n]] - ref, atol=1e-5)
+            np.testing.assert_allclose(out[n, ~present[n], b], 0.0)  # missing: "no information"
+            np.testing.assert_allclose(full[n, :, b], column - column.mean(), atol=1e-5)
+    # A window's overall power (a per-band offset on every electrode: gain, impedance) is divided out.
+    shifted = tokens + rng.normal(0, 5, (7, 1, 3)).astype(np.float32)
+    np.testing.assert_allclose(reference_to_electrode_mean(shifted, present), out, atol=1e-4)
+    assert np.all(reference_to_electrode_mean(tokens, np.zeros((7, 13), bool)) == 0.0)  # nothing present
+
+
+def test_prepare_tokens_references_then_standardises_per_subject(rng):
+    tokens = rng.normal(0, 1, (30, 32, 5)) + rng.normal(0, 3, (30, 1, 5))
+    subjects = np.repeat([4, 9, 11], 10)
+    x = prepare_tokens(tokens, subjects)
+    np.testing.assert_allclose(x, standardize_per_subject(reference_to_electrode_mean(tokens), subjects), atol=1e-6)
+    present = np.ones((30, 32), bool)
+    present[subjects == 9, 5:20] = False  # a 17-channel headset for one subject
+    tokens[~present] = 0.0  # as ChannelMap fills them
+    x = prepare_tokens(tokens, subjects, present)
+    assert np.all(x[~present] == 0.0)
+    np.testing.assert_allclose(x[subjects == 9][:, :5].mean(0), 0.0, atol=1e-5)
+
+
 def test_binary_heads_metrics_by_hand():
     labels = np.array([[1, 0], [1, 1], [0, 1], [0, 0]])
     scores = np.array([[0.9, 0.2], [0.4, 0.8], [0.3, 0.1], [0.6, 0.3]])
@@ -119,7 +152,7 @@ def test_eeg_model_exports_and_evaluates_in_the_csv_format(tmp_path, rng):
     rows = [[1 + i % 3, i, *labels[i], *values[i]] for i in range(n)]
     write_csv(tmp_path / "eeg.csv", rows)
     table = read_feature_csv(tmp_path / "eeg.csv")
-    x = standardize_per_subject(table.tokens, table.subjects)
+    x = prepare_tokens(table.tokens, table.subjects, table.present)
     model, _ = fit(STUDENT, x, table.labels, TrainConfig(epochs=3), seed=0)
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp_path / "w.safetensors"))
     card = ModelCard(name="eeg-test", version="0", task="binary-heads", labels=HEADS,

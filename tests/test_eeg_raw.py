@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from edgeaffect.eeg.electrodes import DEAP_32
+from edgeaffect.eeg.features import prepare_tokens
 from edgeaffect.eeg.raw import SEED_62, read_deap_dat, read_seed_mat, trials_to_features
 from edgeaffect.features import band_differential_entropy
 
@@ -99,3 +100,8 @@ def test_dreamer_mat(tmp_path, rng):
     table = trials_to_features(trials, fill="mean")
     o1 = DEAP_32.index("O1")
     assert table.tokens[0, o1, 2] > np.delete(table.tokens[0, :, 2], o1).max()
+    # The 18 filled electrodes are recorded, so the re-reference averages the 14 real ones only.
+    assert table.present.shape == (6, 32) and table.present.sum(axis=1).tolist() == [14] * 6
+    assert table.present[0, o1] and not table.present[0, DEAP_32.index("Fz")]
+    x = prepare_tokens(table.tokens, table.subjects, table.present)
+    assert np.all(x[~table.present] == 0.0) and np.isfinite(x).all()

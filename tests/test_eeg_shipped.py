@@ -21,10 +21,10 @@ DEAP = ("eeg", "features", "deap", "deap_band_features.csv")
 
 
 def real_tokens(n: int) -> np.ndarray:
-    from edgeaffect.eeg.features import read_feature_csv, standardize_per_subject
+    from edgeaffect.eeg.features import prepare_tokens, read_feature_csv
 
     table = read_feature_csv(data_path(*DEAP))
-    x = standardize_per_subject(table.tokens, table.subjects)
+    x = prepare_tokens(table.tokens, table.subjects, table.present)
     return x[np.random.default_rng(0).permutation(len(x))[:n]].astype(np.float32)
 
 
@@ -65,3 +65,15 @@ def test_eval_cli_on_the_real_feature_csv():
             assert 0.0 <= metrics[f"{head}_{key}"] <= 1.0
         # trained on these subjects: above chance, yet not a memorised 100%
         assert 0.5 < metrics[f"{head}_balanced_accuracy"] < 0.99
+
+
+@pytest.mark.data
+def test_eval_cli_prints_each_head_as_text():
+    done = subprocess.run([sys.executable, "-m", "edgeaffect", "eval", "eeg", "--data", str(data_path(*DEAP)), "--limit",
+                           "200", "--backend", "onnxruntime"], capture_output=True, text=True, cwd=OUTSIDE_SOURCE,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("eeg on ") and "(200 samples)" in lines[0]
+    for head, line in zip(("valence", "arousal"), lines[1:]):
+        assert line.split()[0] == f"{head}:" and "balanced accuracy" in line and "macro-F1" in line

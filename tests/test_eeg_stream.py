@@ -120,6 +120,43 @@ def test_missing_electrodes_need_an_explicit_choice(eeg_model, rng):
         EEGEmotionStream(muse, model=eeg_model)
 
 
+class RecordingModel:
+    """The real model, keeping every token batch the stream gives it."""
+
+    def __init__(self, model):
+        self.model, self.tokens = model, []
+
+    def predict(self, tokens):
+        self.tokens.append(np.array(tokens[0], dtype=np.float64))
+        return self.model.predict(tokens)
+
+
+def test_stream_tokens_are_referenced_then_standardised_like_training(eeg_model, rng):
+    """The stream's model input equals the offline pipeline in float64 (features.prepare_tokens's two steps,
+    with the calibration windows as the subject's rows), with a device lacking 9 of the 32 electrodes."""
+    from edgeaffect.eeg.electrodes import ChannelMap
+    from edgeaffect.eeg.features import reference_to_electrode_mean
+    from edgeaffect.features import StreamingBDE
+
+    channels = DEAP_32[:23]
+    data = signal(9, rng)[:23] * rng.uniform(0.5, 3.0, (23, 1)).astype(np.float32)
+    recorder = RecordingModel(eeg_model)
+    calibration = 6
+    stream = EEGEmotionStream(ArraySource(data, channels=channels), model=recorder, fill="mean",
+                              calibration_windows=calibration)
+    list(stream)
+    windows = StreamingBDE(FS, 23, int(FS), int(FS / 2), bands="deap", dtype=np.float64).push(data.astype(np.float64))
+    mapping = ChannelMap.build(channels, DEAP_32, fill="mean")
+    referenced = reference_to_electrode_mean(mapping.apply(windows), mapping.indices >= 0)
+    mean, std = referenced[:calibration].mean(0), referenced[:calibration].std(0)
+    expected = np.where(mapping.indices[:, None] >= 0, (referenced[calibration:] - mean) / np.maximum(std, 1e-6), 0.0)
+    got = np.stack(recorder.tokens)
+    assert got.shape == expected.shape == (len(windows) - calibration, 32, 5)
+    # Tolerance: the stream filters in float32; a z-score divides by a spread from 6 windows.
+    np.testing.assert_allclose(got, expected, atol=2e-3)
+    assert np.all(got[:, 23:] == 0.0)
+
+
 @pytest.mark.data
 def test_replay_of_a_real_recording(eeg_model):
     source = FileReplaySource(data_path("eeg", "raw", "muse_mental_state", "subjecta-relaxed-1.csv"), speed=0)

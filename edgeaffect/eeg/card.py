@@ -3,9 +3,10 @@ edgeaffect/models/artifacts/eeg (its measured scores: MODEL_CARD.md there).
 
 Input: one token per DEAP electrode (32, BioSemi 10-20 order), each the
 electrode's 5 band features (theta, slow alpha, alpha, beta, gamma),
-standardised per subject from that subject's own unlabelled data
-(`edgeaffect.eeg.features.standardize_per_subject`; `EEGEmotionStream`
-learns it in its calibration phase). Output: valence-high and arousal-high
+re-referenced to their mean over the electrodes, then standardised per
+subject from that subject's own unlabelled data
+(`edgeaffect.eeg.features.prepare_tokens`; `EEGEmotionStream` does both,
+learning the standardisation in its calibration phase). Output: valence-high and arousal-high
 logits (binary heads).
 """
 
@@ -42,6 +43,7 @@ def eeg_card(artifact_dir: Optional[Path] = None) -> Optional[ModelCard]:
         artifacts=present, export=ExportConfig(atol=1e-4, rtol=1e-3),
         builder="edgeaffect.eeg.model:build_student",
         architecture=(("family", "rbtransformer"), ("heads", STUDENT_HEADS)),
-        description="Valence and arousal (high/low) from 32 electrodes x 5 band-DE tokens standardised per subject: "
+        description="Valence and arousal (high/low) from 32 electrodes x 5 band-DE tokens, re-referenced to their "
+                    "electrode mean and standardised per subject (edgeaffect.eeg.features.prepare_tokens): "
                     "RBTransformer student distilled from the published configuration. Subject-independent scores "
                     "are modest; see models/artifacts/eeg/MODEL_CARD.md.")

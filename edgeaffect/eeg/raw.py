@@ -128,7 +128,7 @@ def trials_to_features(trials: list[RawTrial], electrodes=DEAP_32, fill: str = "
     """Trial-level DE tokens (mean over 1 s windows) on the model's electrodes."""
     if not trials:
         raise ValueError("no trials")
-    tokens, subjects, videos, labels = [], [], [], []
+    tokens, present, subjects, videos, labels = [], [], [], [], []
     for trial in trials:
         mapping = ChannelMap.build(trial.channels, electrodes, fill=fill)
         window = int(round(window_s * trial.fs))
@@ -138,7 +138,9 @@ def trials_to_features(trials: list[RawTrial], electrodes=DEAP_32, fill: str = "
         windows = trial.data[:, : n * window].reshape(trial.data.shape[0], n, window).transpose(1, 0, 2)
         de = band_differential_entropy(np.ascontiguousarray(windows), trial.fs, bands=bands)  # (n, channels, bands)
         tokens.append(mapping.apply(de.mean(axis=0)))
+        present.append(mapping.indices >= 0)
         subjects.append(trial.subject)
         videos.append(trial.trial)
         labels.append((trial.valence_high, trial.arousal_high))
-    return FeatureTable(np.array(subjects), np.array(videos), np.array(labels), np.stack(tokens), None, "raw")
+    return FeatureTable(np.array(subjects), np.array(videos), np.array(labels), np.stack(tokens), None, "raw",
+                        np.stack(present))

@@ -1,8 +1,9 @@
 """EEGEmotionStream: live valence/arousal from a continuous EEG source.
 
 source -> channel mapping -> StreamingBDE (each sample filtered once) ->
-per-user calibration (the first windows give the mean and spread of every
-token, as the training data's per-subject standardisation did) -> model ->
+re-reference to the electrode mean -> per-user calibration (the first
+windows give the mean and spread of every token, as the training data's
+per-subject standardisation did; `features.prepare_tokens`) -> model ->
 results through an iterator and/or a callback.
 
 Faults are handled, counted and reported, never fatal to the stream:
@@ -34,6 +35,7 @@ import numpy as np
 
 from ..features import StreamingBDE
 from .electrodes import DEAP_32, ChannelMap
+from .features import reference_to_electrode_mean
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,7 @@ class EEGEmotionStream:
             model = edgeaffect.load(model, backend=backend)
         self.model = model
         self.map = ChannelMap.build(source.channels, electrodes, fill=fill)
+        self._present = self.map.indices >= 0
         self.window, self.hop = int(round(window_s * source.fs)), int(round(hop_s * source.fs))
         self.bde = StreamingBDE(source.fs, len(source.channels), self.window, self.hop, bands=bands, dtype=np.float32)
         self.calibration_windows = calibration_windows
@@ -176,7 +179,7 @@ class EEGEmotionStream:
         results = []
         for i, de in enumerate(tokens):
             self.stats.windows += 1
-            mapped = self.map.apply(de[None])[0]
+            mapped = reference_to_electrode_mean(self.map.apply(de[None])[0], self._present)
             if self._mean is None:
                 self._calibration.append(mapped)
                 self.stats.calibration_windows = len(self._calibration)

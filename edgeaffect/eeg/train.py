@@ -2,8 +2,9 @@
 RBTransformer teacher and its distilled student on band-feature CSVs.
 
 Protocol (no leak): K folds over the subjects of the evaluation dataset;
-whole subjects are held out; every subject's features are standardised with
-its own rows only (no labels); model selection (the epoch) uses an inner
+whole subjects are held out; every row's tokens are re-referenced to their
+electrode mean and every subject's are then standardised with its own rows
+only (no labels; `features.prepare_tokens`); model selection (the epoch) uses an inner
 split of the training subjects; extra datasets (--extra, e.g. MAHNOB) only
 ever add training subjects. Baselines on the same folds: the majority class
 and an L2 logistic regression. The student is trained twice per fold, from
@@ -25,7 +26,7 @@ import torch
 from torch.nn import functional as F
 
 from ..evaluation.metrics import binary_heads_metrics
-from .features import HEADS, FeatureTable, read_feature_csv, standardize_per_subject
+from .features import HEADS, FeatureTable, prepare_tokens, read_feature_csv
 from .model import STUDENT, TEACHER, RBConfig, RBTransformer
 
 
@@ -148,8 +149,8 @@ def cross_validate(data: str | Path, out: str | Path, extra: tuple = (), folds: 
     state_path = out / "cv.json"
     state = json.loads(state_path.read_text()) if state_path.exists() else {"folds": {}}
     main, extras = load_training_tables(data, list(extra))
-    x_main = standardize_per_subject(main.tokens, main.subjects)
-    x_extra = [standardize_per_subject(t.tokens, t.subjects) for t in extras]
+    x_main = prepare_tokens(main.tokens, main.subjects, main.present)
+    x_extra = [prepare_tokens(t.tokens, t.subjects, t.present) for t in extras]
     fold_subjects = subject_folds(main.subjects, folds, seed)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     for f, test_subjects in enumerate(tqdm(fold_subjects, desc="folds", disable=not progress)):
@@ -222,8 +223,8 @@ def train_final(data: str | Path, out: str | Path, extra: tuple = (), seed: int 
     if distil is None:
         distil = _mean_balanced_summary(summary["student_kd"]) >= _mean_balanced_summary(summary["student_no_kd"])
     main, extras = load_training_tables(data, list(extra))
-    x = np.concatenate([standardize_per_subject(main.tokens, main.subjects)]
-                       + [standardize_per_subject(t.tokens, t.subjects) for t in extras])
+    x = np.concatenate([prepare_tokens(main.tokens, main.subjects, main.present)]
+                       + [prepare_tokens(t.tokens, t.subjects, t.present) for t in extras])
     y = np.concatenate([main.labels] + [t.labels for t in extras])
     final = out / "final"
     final.mkdir(exist_ok=True)

@@ -8,7 +8,8 @@ reads PATH in the format the model's card names.
 - npz: a .npz file with `x` (raw inputs, the model's predict() format) and
   `y` (integer class indices, or label strings).
 - eeg-features-csv: the band-feature CSV of the EEG models (see
-  edgeaffect.eeg.features); each subject is standardised from its own rows.
+  edgeaffect.eeg.features); each row is re-referenced to its electrode mean
+  and each subject standardised from its own rows (`prepare_tokens`).
 """
 
 from __future__ import annotations
@@ -67,14 +68,15 @@ def load_npz(path: Path, labels: tuple[str, ...], limit: Optional[int] = None):
 
 def load_eeg_features_csv(path: Path, labels: tuple[str, ...], limit: Optional[int] = None):
     """The band-feature CSV of ../shared/data/eeg/features: tokens
-    standardised per subject from that subject's own rows (no labels), and
+    re-referenced to their electrode mean and standardised per subject from
+    that subject's own rows (no labels; `edgeaffect.eeg.features.prepare_tokens`), and
     the (valence_high, arousal_high) targets."""
-    from ..eeg.features import HEADS, read_feature_csv, standardize_per_subject
+    from ..eeg.features import HEADS, prepare_tokens, read_feature_csv
 
     if tuple(labels) != HEADS:
         raise ValueError(f"eeg-features-csv holds {HEADS}; the model predicts {list(labels)}")
     table = read_feature_csv(path)
-    x = standardize_per_subject(table.tokens, table.subjects)
+    x = prepare_tokens(table.tokens, table.subjects, table.present)
     return (x[:limit], table.labels[:limit]) if limit else (x, table.labels)
 
 
