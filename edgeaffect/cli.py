@@ -100,7 +100,8 @@ def _cmd_eeg(args: argparse.Namespace) -> int:
 
         source = LSLSource(args.lsl, resolve_timeout=args.resolve_timeout)
     stream = EEGEmotionStream(source, model=args.model, window_s=args.window, hop_s=args.hop,
-                              calibration_windows=args.calibration, fill=args.fill, backend=args.backend)
+                              calibration_windows=args.calibration, fill=args.fill, backend=args.backend,
+                              context_s=args.context)
     reached = False
     with stream:
         for count, result in enumerate(stream, start=1):
@@ -405,6 +406,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--window", type=float, default=1.0, help="window length in seconds")
     p.add_argument("--hop", type=float, default=0.5, help="hop between windows in seconds")
     p.add_argument("--calibration", type=int, default=30, help="windows that learn this user's standardisation")
+    p.add_argument("--context", type=float, default=10.0, metavar="SECONDS",
+                   help="feed the model the mean band power of the windows of the last SECONDS (default 10; the "
+                        "shipped model learnt from 60 s trials; 0: each window alone, a noisy output)")
     p.add_argument("--fill", choices=["error", "mean"], default="error",
                    help="electrodes the device lacks: an error, or fed as 'no information'")
     p.add_argument("--backend", default="auto")

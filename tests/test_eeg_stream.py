@@ -131,30 +131,62 @@ class RecordingModel:
         return self.model.predict(tokens)
 
 
-def test_stream_tokens_are_referenced_then_standardised_like_training(eeg_model, rng):
-    """The stream's model input equals the offline pipeline in float64 (features.prepare_tokens's two steps,
-    with the calibration windows as the subject's rows), with a device lacking 9 of the 32 electrodes."""
+def offline_model_input(segments, channels, context_s, calibration, hop_s=0.5):
+    """The stream's model input recomputed in float64: per segment between gaps, fresh filters and a fresh
+    context (the mean DE of the context's windows), then features.prepare_tokens's two steps with the
+    calibration windows as the subject's rows. Returns (input, spread of the calibration tokens)."""
     from edgeaffect.eeg.electrodes import ChannelMap
     from edgeaffect.eeg.features import reference_to_electrode_mean
     from edgeaffect.features import StreamingBDE
 
+    span = 1 + int(context_s / hop_s)  # windows in the context
+    contexts = []
+    for segment in segments:
+        bde = StreamingBDE(FS, len(channels), int(FS), int(FS * hop_s), bands="deap", dtype=np.float64)
+        windows = bde.push(segment.astype(np.float64))
+        contexts += [windows[max(0, i - span + 1): i + 1].mean(0) for i in range(len(windows))]
+    mapping = ChannelMap.build(channels, DEAP_32, fill="mean")
+    referenced = reference_to_electrode_mean(mapping.apply(np.stack(contexts)), mapping.indices >= 0)
+    mean, std = referenced[:calibration].mean(0), np.maximum(referenced[:calibration].std(0), 1e-6)
+    return np.where(mapping.indices[:, None] >= 0, (referenced[calibration:] - mean) / std, 0.0), std
+
+
+def assert_same_input(got, expected, std):
+    """Equal up to the stream's float32 filters: 1e-4 in DE units (values 1-10), before the z-score divides by
+    a spread that a few context-averaged windows can make small."""
+    assert got.shape == expected.shape
+    np.testing.assert_allclose((got - expected) * std, 0.0, atol=1e-4)
+
+
+@pytest.mark.parametrize("context_s", [0.0, 2.0])
+def test_stream_tokens_are_referenced_then_standardised_like_training(eeg_model, rng, context_s):
+    """The stream's model input equals the offline pipeline, with a device lacking 9 of the 32 electrodes."""
     channels = DEAP_32[:23]
     data = signal(9, rng)[:23] * rng.uniform(0.5, 3.0, (23, 1)).astype(np.float32)
     recorder = RecordingModel(eeg_model)
-    calibration = 6
     stream = EEGEmotionStream(ArraySource(data, channels=channels), model=recorder, fill="mean",
-                              calibration_windows=calibration)
+                              calibration_windows=6, context_s=context_s)
     list(stream)
-    windows = StreamingBDE(FS, 23, int(FS), int(FS / 2), bands="deap", dtype=np.float64).push(data.astype(np.float64))
-    mapping = ChannelMap.build(channels, DEAP_32, fill="mean")
-    referenced = reference_to_electrode_mean(mapping.apply(windows), mapping.indices >= 0)
-    mean, std = referenced[:calibration].mean(0), referenced[:calibration].std(0)
-    expected = np.where(mapping.indices[:, None] >= 0, (referenced[calibration:] - mean) / np.maximum(std, 1e-6), 0.0)
+    expected, std = offline_model_input([data], channels, context_s, calibration=6)
     got = np.stack(recorder.tokens)
-    assert got.shape == expected.shape == (len(windows) - calibration, 32, 5)
-    # Tolerance: the stream filters in float32; a z-score divides by a spread from 6 windows.
-    np.testing.assert_allclose(got, expected, atol=2e-3)
+    assert got.shape == (stream.stats.windows - 6, 32, 5)
+    assert_same_input(got, expected, std)
     assert np.all(got[:, 23:] == 0.0)
+
+
+def test_context_restarts_at_a_gap(eeg_model, rng):
+    data = signal(12, rng)
+    timestamps = np.arange(data.shape[1]) / FS
+    timestamps[700:] += 2.0  # 2 s of samples never arrived
+    recorder = RecordingModel(eeg_model)
+    stream = EEGEmotionStream(ArraySource(data, timestamps=timestamps), model=recorder, calibration_windows=4,
+                              context_s=100.0)
+    list(stream)
+    assert stream.stats.gaps == 1
+    expected, std = offline_model_input([data[:, :700], data[:, 700:]], DEAP_32, 100.0, calibration=4)
+    assert_same_input(np.stack(recorder.tokens), expected, std)
+    with pytest.raises(ValueError, match="context_s"):
+        EEGEmotionStream(ArraySource(data), model=eeg_model, context_s=-1)
 
 
 @pytest.mark.data
@@ -196,7 +228,7 @@ def test_eeg_command_prints_json_lines(eeg_model, tmp_path, rng):
     path = tmp_path / "muse.csv"
     np.savetxt(path, rows, delimiter=",", header="timestamps,TP9,AF7,AF8,TP10,Right AUX", comments="", fmt="%.6f")
     cmd = [sys.executable, "-m", "edgeaffect", "eeg", "--file", str(path), "--model", eeg_model.artifact_path,
-           "--speed", "0", "--fill", "mean", "--calibration", "3", "--backend", "onnxruntime"]
+           "--context", "2", "--speed", "0", "--fill", "mean", "--calibration", "3", "--backend", "onnxruntime"]
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=OUTSIDE_SOURCE)
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
