@@ -74,6 +74,6 @@ def test_eval_cli_prints_each_head_as_text():
                           check=False)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0].startswith("eeg on ") and "(200 samples)" in lines[0]
+    assert len(lines) == 3 and lines[0].startswith("eeg on ") and "(200 samples)" in lines[0]
     for head, line in zip(("valence", "arousal"), lines[1:]):
         assert line.split()[0] == f"{head}:" and "balanced accuracy" in line and "macro-F1" in line

@@ -60,7 +60,7 @@ def test_brainflow_synthetic_board_through_the_stream(eeg_model):  # noqa: F811
 
     source = BrainFlowSource("synthetic", chunk_s=0.05)
     assert source.fs == 250 and "Cz" in source.channels
-    with EEGEmotionStream(source, model=eeg_model, window_s=0.5, hop_s=0.25, calibration_windows=2, fill="mean") as stream:
+    with EEGEmotionStream(source, model=eeg_model, window_s=0.5, hop_s=0.25, calibration_windows=2, context_s=0, fill="mean") as stream:
         results = collect(stream, 3, timeout=20)
     assert len(results) == 3, stream.stats
     assert all(abs(r.t_end - r.t_start - 0.5) < 1e-9 for r in results)
@@ -102,7 +102,7 @@ def test_lsl_outlet_on_loopback_then_lost(eeg_model):  # noqa: F811
     try:
         source = LSLSource(name, resolve_timeout=5, stall_s=0.6, backoff=Backoff(initial=0.1, retries=2))
         assert source.fs == 128 and source.channels == tuple(DEAP_32)
-        stream = EEGEmotionStream(source, model=eeg_model, window_s=0.5, hop_s=0.25, calibration_windows=2)
+        stream = EEGEmotionStream(source, model=eeg_model, window_s=0.5, hop_s=0.25, calibration_windows=2, context_s=0)
         results = collect(stream, 3, timeout=30)
         assert len(results) == 3, stream.stats
     finally:
@@ -124,7 +124,7 @@ def test_eeg_command_with_the_synthetic_board(eeg_model):  # noqa: F811
 
     pytest.importorskip("brainflow", reason="pip install 'edgeaffect[brainflow]'")
     out = subprocess.run([sys.executable, "-m", "edgeaffect", "eeg", "--brainflow", "synthetic", "--model",
-                          str(eeg_model.artifact_path), "--window", "0.5", "--hop", "0.25", "--calibration", "2",
+                          str(eeg_model.artifact_path), "--window", "0.5", "--hop", "0.25", "--calibration", "2", "--context", "0",
                           "--fill", "mean", "--max-results", "2"],
                          capture_output=True, text=True, cwd=OUTSIDE_SOURCE, timeout=120)
     assert out.returncode == 0, out.stderr

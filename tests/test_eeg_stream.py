@@ -64,21 +64,24 @@ def signal(seconds, rng):
     return (rng.standard_normal((32, int(seconds * FS))) * 10).astype(np.float32)
 
 
-def test_results_rate_and_timestamps(eeg_model, rng):
-    seconds, calibration = 20, 5
-    stream = EEGEmotionStream(ArraySource(signal(seconds, rng)), model=eeg_model, calibration_windows=calibration)
+@pytest.mark.parametrize("context_s", [0.0, 2.0, 10.0])
+def test_results_rate_and_timestamps(eeg_model, rng, context_s):
+    seconds, calibration = 30, 20
+    stream = EEGEmotionStream(ArraySource(signal(seconds, rng)), model=eeg_model, calibration_windows=calibration,
+                              context_s=context_s)
     results = list(stream)
     windows = int((seconds * FS - FS) // (FS / 2)) + 1  # 1 s windows, 0.5 s hop
-    assert stream.stats.windows == windows and len(results) == windows - calibration
+    filling = int(context_s / 0.5)  # windows before the first full context
+    assert stream.stats.windows == windows and len(results) == windows - filling - calibration
     assert stream.stats.stopped_because == "source ended"
-    for k, r in enumerate(results, start=calibration):
+    for k, r in enumerate(results, start=filling + calibration):
         assert r.t_start == pytest.approx(k * 0.5) and r.t_end == pytest.approx(k * 0.5 + 1.0)
         assert set(r.probabilities) == {"valence_high", "arousal_high"}
         assert all(0.0 <= p <= 1.0 for p in r.probabilities.values()) and r.latency_ms >= 0
 
 
 def test_bad_chunk_is_dropped_and_counted(eeg_model, rng):
-    stream = EEGEmotionStream(ArraySource(signal(12, rng), nan_chunk=40), model=eeg_model, calibration_windows=3)
+    stream = EEGEmotionStream(ArraySource(signal(12, rng), nan_chunk=40), model=eeg_model, context_s=0, calibration_windows=3)
     results = list(stream)
     assert stream.stats.bad_chunks == 1 and results
     assert all(np.isfinite(list(r.probabilities.values())).all() for r in results)
@@ -88,7 +91,7 @@ def test_gap_restarts_windows(eeg_model, rng):
     data = signal(10, rng)
     timestamps = np.arange(data.shape[1]) / FS
     timestamps[600:] += 3.0  # 3 s of samples never arrived
-    stream = EEGEmotionStream(ArraySource(data, timestamps=timestamps), model=eeg_model, calibration_windows=2)
+    stream = EEGEmotionStream(ArraySource(data, timestamps=timestamps), model=eeg_model, context_s=0, calibration_windows=2)
     results = list(stream)
     assert stream.stats.gaps == 1
     gap_start, gap_end = timestamps[599], timestamps[600]
@@ -97,7 +100,8 @@ def test_gap_restarts_windows(eeg_model, rng):
 
 
 def test_slow_consumer_drops_oldest(eeg_model, rng):
-    stream = EEGEmotionStream(ArraySource(signal(15, rng)), model=eeg_model, calibration_windows=2, queue_size=4)
+    stream = EEGEmotionStream(ArraySource(signal(15, rng)), model=eeg_model, context_s=0,
+                              calibration_windows=2, queue_size=4)
     stream.start()
     stream._thread.join(timeout=30)  # consume nothing until the source has ended
     results = list(stream)
@@ -107,7 +111,7 @@ def test_slow_consumer_drops_oldest(eeg_model, rng):
 
 def test_failing_source_and_callback(eeg_model, rng):
     seen = []
-    stream = EEGEmotionStream(ArraySource(signal(20, rng), fail_after=60), model=eeg_model, calibration_windows=2,
+    stream = EEGEmotionStream(ArraySource(signal(20, rng), fail_after=60), model=eeg_model, context_s=0, calibration_windows=2,
                               on_result=seen.append)
     results = list(stream)
     assert "headset disconnected" in stream.stats.stopped_because
@@ -132,9 +136,10 @@ class RecordingModel:
 
 
 def offline_model_input(segments, channels, context_s, calibration, hop_s=0.5):
-    """The stream's model input recomputed in float64: per segment between gaps, fresh filters and a fresh
-    context (the mean DE of the context's windows), then features.prepare_tokens's two steps with the
-    calibration windows as the subject's rows. Returns (input, spread of the calibration tokens)."""
+    """The stream's model input recomputed in float64: per segment between gaps, fresh filters (after removing
+    the segment's first sample, the DC offset) and a fresh context (the mean DE of its windows; full ones only),
+    then features.prepare_tokens's two steps with the calibration windows as the subject's rows.
+    Returns (input, spread of the calibration tokens)."""
     from edgeaffect.eeg.electrodes import ChannelMap
     from edgeaffect.eeg.features import reference_to_electrode_mean
     from edgeaffect.features import StreamingBDE
@@ -143,8 +148,9 @@ def offline_model_input(segments, channels, context_s, calibration, hop_s=0.5):
     contexts = []
     for segment in segments:
         bde = StreamingBDE(FS, len(channels), int(FS), int(FS * hop_s), bands="deap", dtype=np.float64)
-        windows = bde.push(segment.astype(np.float64))
-        contexts += [windows[max(0, i - span + 1): i + 1].mean(0) for i in range(len(windows))]
+        windows = bde.push(segment.astype(np.float64) - segment[:, :1])  # the stream removes the DC offset
+        full = range(span - 1, len(windows))  # full contexts only
+        contexts += [windows[i - span + 1: i + 1].mean(0) for i in full]
     mapping = ChannelMap.build(channels, DEAP_32, fill="mean")
     referenced = reference_to_electrode_mean(mapping.apply(np.stack(contexts)), mapping.indices >= 0)
     mean, std = referenced[:calibration].mean(0), np.maximum(referenced[:calibration].std(0), 1e-6)
@@ -169,30 +175,46 @@ def test_stream_tokens_are_referenced_then_standardised_like_training(eeg_model,
     list(stream)
     expected, std = offline_model_input([data], channels, context_s, calibration=6)
     got = np.stack(recorder.tokens)
-    assert got.shape == (stream.stats.windows - 6, 32, 5)
+    assert got.shape == (stream.stats.windows - int(context_s / 0.5) - 6, 32, 5)  # full contexts, calibrated
     assert_same_input(got, expected, std)
     assert np.all(got[:, 23:] == 0.0)
 
 
 def test_context_restarts_at_a_gap(eeg_model, rng):
-    data = signal(12, rng)
+    data = signal(24, rng)
     timestamps = np.arange(data.shape[1]) / FS
-    timestamps[700:] += 2.0  # 2 s of samples never arrived
+    timestamps[1400:] += 2.0  # 2 s of samples never arrived
     recorder = RecordingModel(eeg_model)
-    stream = EEGEmotionStream(ArraySource(data, timestamps=timestamps), model=recorder, calibration_windows=4,
-                              context_s=100.0)
-    list(stream)
+    stream = EEGEmotionStream(ArraySource(data, timestamps=timestamps), model=recorder, calibration_windows=6,
+                              context_s=3.0)
+    results = list(stream)
     assert stream.stats.gaps == 1
-    expected, std = offline_model_input([data[:, :700], data[:, 700:]], DEAP_32, 100.0, calibration=4)
+    expected, std = offline_model_input([data[:, :1400], data[:, 1400:]], DEAP_32, 3.0, calibration=6)
     assert_same_input(np.stack(recorder.tokens), expected, std)
+    after = [r for r in results if r.t_start >= timestamps[1400]]
+    assert after[0].t_start == pytest.approx(timestamps[1400] + 3.0)  # a full context again first
+
+
+def test_dc_offset_does_not_change_the_model_input(eeg_model, rng):
+    """A dry-electrode headset's offset of thousands of uV, removed before the filters start from rest."""
+    data = signal(12, rng)
+    inputs = []
+    for offset in (0.0, 2000.0):
+        recorder = RecordingModel(eeg_model)
+        list(EEGEmotionStream(ArraySource(data + offset + rng.normal(0, 300, (32, 1)).astype(np.float32)),
+                              model=recorder, calibration_windows=6, context_s=2.0))
+        inputs.append(np.stack(recorder.tokens))
+    np.testing.assert_allclose(inputs[1], inputs[0], atol=0.05)
     with pytest.raises(ValueError, match="context_s"):
         EEGEmotionStream(ArraySource(data), model=eeg_model, context_s=-1)
+    with pytest.raises(ValueError, match="calibration_windows >= 60"):  # 30 s of calibration for a 30 s context
+        EEGEmotionStream(ArraySource(data), model=eeg_model, context_s=30, calibration_windows=30)
 
 
 @pytest.mark.data
 def test_replay_of_a_real_recording(eeg_model):
     source = FileReplaySource(data_path("eeg", "raw", "muse_mental_state", "subjecta-relaxed-1.csv"), speed=0)
-    stream = EEGEmotionStream(source, model=eeg_model, fill="mean", calibration_windows=10)
+    stream = EEGEmotionStream(source, model=eeg_model, fill="mean", context_s=0, calibration_windows=10)
     results = list(stream)
     duration = source.recording.data.shape[1] / source.fs
     assert len(results) == stream.stats.windows - 10 and abs(results[-1].t_end - duration) < 1.0
@@ -208,7 +230,7 @@ def test_file_replay_runs_at_the_requested_speed(eeg_model, tmp_path, rng):
     np.savetxt(path, rows, delimiter=",", header="timestamps,TP9,AF7,AF8,TP10,Right AUX", comments="", fmt="%.6f")
     source = FileReplaySource(path, speed=4.0, chunk_s=0.05)
     assert source.fs == pytest.approx(fs, rel=1e-3)
-    stream = EEGEmotionStream(source, model=eeg_model, fill="mean", calibration_windows=2)
+    stream = EEGEmotionStream(source, model=eeg_model, fill="mean", context_s=0, calibration_windows=2)
     started = time.perf_counter()
     results = list(stream)
     elapsed = time.perf_counter() - started
@@ -228,11 +250,11 @@ def test_eeg_command_prints_json_lines(eeg_model, tmp_path, rng):
     path = tmp_path / "muse.csv"
     np.savetxt(path, rows, delimiter=",", header="timestamps,TP9,AF7,AF8,TP10,Right AUX", comments="", fmt="%.6f")
     cmd = [sys.executable, "-m", "edgeaffect", "eeg", "--file", str(path), "--model", eeg_model.artifact_path,
-           "--context", "2", "--speed", "0", "--fill", "mean", "--calibration", "3", "--backend", "onnxruntime"]
+           "--context", "2", "--speed", "0", "--fill", "mean", "--calibration", "4", "--backend", "onnxruntime"]
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=OUTSIDE_SOURCE)
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
-    assert len(lines) == int((n - fs) // (fs / 2)) + 1 - 3
+    assert len(lines) == int((n - fs) // (fs / 2)) + 1 - 4 - 4  # windows, less the 2 s context's filling and calibration
     assert set(lines[0]) == {"t_start", "t_end", "probabilities", "latency_ms"}
     assert json.loads(result.stderr.strip().splitlines()[-1])["stats"]["stopped_because"] == "source ended"
     missing = subprocess.run(cmd[:-6] + ["--backend", "onnxruntime"], capture_output=True, text=True, cwd=OUTSIDE_SOURCE)

@@ -117,7 +117,10 @@ def prepare_tokens(tokens: np.ndarray, subjects: np.ndarray, present: Optional[n
     row re-referenced to its electrode mean, then standardised per subject
     from that subject's own rows (no labels). Training, `edgeaffect eval eeg`
     and `EEGEmotionStream` (whose calibration phase plays the subject's rows)
-    all go through these two steps.
+    all go through these two steps. `present` (N, electrodes) marks the
+    electrodes a recording really has (a raw loader's FeatureTable.present);
+    None means all of them, as in the band-feature CSVs, which have no
+    notion of a missing electrode.
 
     Example:
         >>> table = read_feature_csv("../shared/data/eeg/features/deap/deap_band_features.csv")  # doctest: +SKIP

@@ -70,7 +70,7 @@ class NativeRBEngine:
         return NativeRBEngine(read_safetensors(path), heads)
 
     def forward(self, tokens) -> np.ndarray:
-        """(batch, electrodes, bands) float32 tokens, standardised per subject -> (batch, outputs) logits."""
+        """(batch, electrodes, bands) float32 tokens (as `eeg.features.prepare_tokens` makes them) -> logits."""
         x = np.ascontiguousarray(tokens, dtype=np.float32)
         if x.ndim != 3 or x.shape[1:] != (self.config["electrodes"], self.config["bands"]):
             raise ValueError(f"tokens have shape {x.shape}; expected (batch, {self.config['electrodes']}, "

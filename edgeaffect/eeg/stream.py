@@ -104,17 +104,21 @@ class EEGEmotionStream:
             .probabilities`.
         window_s, hop_s: window length and hop in seconds.
         calibration_windows: windows used to learn this user's token mean
-            and spread before results are produced.
+            and spread before results are produced (full contexts: they
+            must span at least `context_s`).
         context_s: the model sees the mean DE tokens of the windows that
             ended in the last `context_s` seconds (as `eeg.raw` builds a
             trial's tokens); 0 gives it each window alone. The shipped
             model learnt from trial-level features of 60 s DEAP trials.
-            Measured on a real 64-channel recording (PhysioNet EEG-BCI
-            S001R03, 0.5 s hop): the probabilities move by 0.18 per hop on
-            average with no context (noise), 0.03 with 10 s (the default),
-            0.01 with 30 s; a longer context reacts more slowly. A context
-            never spans a gap or a bad chunk: it restarts with the filters.
-            A result's t_start/t_end are its newest window's.
+            Measured on real 64-channel recordings (PhysioNet EEG-BCI
+            S001R03-R05, 0.5 s hop, 60 calibration windows): the
+            probabilities move by 0.18-0.19 per hop on average with no
+            context (noise), 0.03-0.04 with 10 s (the default), about 0.02
+            with 30 s; a longer context reacts more slowly. Only full
+            contexts are calibrated on and scored: after the start, a gap
+            or a bad chunk (which restart the filters and the context) the
+            first result comes once `context_s` of windows has arrived. A
+            result's t_start/t_end are its newest window's.
         bands: the model's band set (its training features: "deap").
         fill: missing-electrode policy ("error" or "mean"; see ChannelMap).
         queue_size: results kept for a slow consumer before the oldest drop.
@@ -129,6 +133,11 @@ class EEGEmotionStream:
             raise ValueError("calibration_windows must be >= 2 (a spread needs two windows)")
         if context_s < 0:
             raise ValueError(f"context_s={context_s} must be >= 0 (0: each window alone)")
+        if calibration_windows * hop_s < context_s:
+            raise ValueError(f"calibration_windows={calibration_windows} at hop_s={hop_s} spans "
+                             f"{calibration_windows * hop_s:g} s, less than context_s={context_s:g} s: the spread of "
+                             f"overlapping contexts would be underestimated; use calibration_windows >= "
+                             f"{int(np.ceil(context_s / hop_s))}")
         if queue_size < 1:
             raise ValueError("queue_size must be >= 1")
         self.source = source
@@ -143,7 +152,8 @@ class EEGEmotionStream:
         self.bde = StreamingBDE(source.fs, len(source.channels), self.window, self.hop, bands=bands, dtype=np.float32)
         self.calibration_windows = calibration_windows
         # windows in the context: those whose end lies within context_s of the newest window's end
-        self._context: collections.deque = collections.deque(maxlen=1 + int(context_s / hop_s + 1e-9))
+        self._context: collections.deque = collections.deque(maxlen=1 + int(context_s * source.fs / self.hop + 1e-9))
+        self._offset: Optional[np.ndarray] = None
         self._calibration: list[np.ndarray] = []
         self._mean = self._std = None
         self.stats = StreamStats()
@@ -158,10 +168,13 @@ class EEGEmotionStream:
         self._last_t: Optional[float] = None
 
     # -- processing ---------------------------------------------------------------
-    def _restart(self, t: float) -> None:
+    def _restart(self, t: float, first_samples: np.ndarray) -> None:
         self.bde.reset()
         self._context.clear()
         self._stream_t0 = t
+        # The filters start from rest: a device's DC offset (hundreds of uV on dry electrodes) would be a step
+        # whose ringing inflates the first windows' band power. Band power ignores a constant, so remove it.
+        self._offset = np.asarray(first_samples, dtype=np.float32)[:, None]
 
     def process_chunk(self, timestamps: np.ndarray, samples: np.ndarray) -> list[EmotionResult]:
         """Feeds one chunk; returns the results it completes (also queued and sent to the callback)."""
@@ -178,10 +191,10 @@ class EEGEmotionStream:
             return []
         period = 1.0 / self.source.fs
         if self._last_t is None:
-            self._restart(float(timestamps[0]))
+            self._restart(float(timestamps[0]), samples[:, 0])
         elif timestamps[0] - self._last_t > 1.5 * period:
             self.stats.gaps += 1
-            self._restart(float(timestamps[0]))
+            self._restart(float(timestamps[0]), samples[:, 0])
         jumps = np.flatnonzero(np.diff(timestamps) > 1.5 * period)
         if jumps.size:  # a gap inside the chunk: feed up to it; the rest starts afresh
             cut = int(jumps[0]) + 1
@@ -193,11 +206,13 @@ class EEGEmotionStream:
 
     def _feed(self, timestamps, samples, arrived) -> list[EmotionResult]:
         first_window = self.bde.windows_emitted
-        tokens = self.bde.push(np.ascontiguousarray(samples, dtype=np.float32))
+        tokens = self.bde.push(np.ascontiguousarray(samples - self._offset, dtype=np.float32))
         results = []
         for i, de in enumerate(tokens):
             self.stats.windows += 1
             self._context.append(de.copy())  # the BDE may reuse its output buffer
+            if len(self._context) < self._context.maxlen:
+                continue  # a partial context after a (re)start: neither calibrated on nor scored
             context = de if len(self._context) == 1 else np.mean(self._context, axis=0)
             mapped = reference_to_electrode_mean(self.map.apply(context[None])[0], self._present)
             if self._mean is None:
