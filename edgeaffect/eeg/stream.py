@@ -1,12 +1,12 @@
 """EEGEmotionStream: live valence/arousal from a continuous EEG source.
 
-source -> channel mapping -> StreamingBDE (each sample filtered once) ->
-optional context (the mean DE of the last `context_s` seconds of windows,
-like a trial-level feature) -> re-reference to the electrode mean ->
-per-user calibration (the first
-windows give the mean and spread of every token, as the training data's
-per-subject standardisation did; `features.prepare_tokens`) -> model ->
-results through an iterator and/or a callback.
+source -> channel mapping -> DC offset removed -> StreamingBDE (each sample
+filtered once) -> context (the mean DE of the last `context_s` seconds of
+windows, like a trial-level feature) -> re-reference to the electrode mean
+-> per-user calibration (the first full contexts give the mean and spread
+of every token, as the training data's per-subject standardisation did;
+`features.prepare_tokens`) -> model -> results through an iterator and/or
+a callback.
 
 Faults are handled, counted and reported, never fatal to the stream:
 - a chunk with NaN/inf samples is dropped and the filters restart after it;
