@@ -154,7 +154,11 @@ electrodes (band by band), then standardised per subject from that
 subject's own unlabelled data**: `edgeaffect.eeg.features.prepare_tokens`.
 `EEGEmotionStream` does both, learning the standardisation in its
 calibration phase; `edgeaffect eval eeg` does both per subject from the
-CSV. Outputs two logits; the runtime reports probabilities. The device
+CSV. In a live stream the model sees, by default, the mean DE of the last
+10 s of 1 s windows (`context_s`): it learnt from 60 s trials, and single
+windows make its output jump by about 0.18 per 0.5 s hop on real
+recordings (0.03-0.04 with the context). Outputs two logits; the runtime
+reports probabilities. The device
 needs electrodes of that montage (a 32- or 64-channel 10-20 cap): a Muse
 (TP9, AF7, AF8, TP10) shares none of them, so with `fill="mean"` every
 token is "no information" and the output is constant.
