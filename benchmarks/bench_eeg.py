@@ -3,8 +3,9 @@ window, per backend, side by side in one process.
 
 A window is 1 s of 32-channel EEG at 128 Hz (DEAP's rate); the pipeline is
 band differential entropy (DEAP bands, native kernel) -> re-reference to
-the electrode mean -> per-user standardisation -> the student model. Batch 1 (a live stream: one window at
-a time) is timed as latency per window; batch 32 as windows per second.
+the electrode mean -> per-user standardisation -> the student model. Batch 1
+(a live stream: one window at a time) is timed as latency per window; batch
+32 as windows per second.
 Backends: ONNX Runtime, OpenVINO (fp32, INFERENCE_PRECISION_HINT f32) and
 edgeaffect's native C++ engine, all on one thread. The model is the shipped
 `eeg` student; a build without it uses the student's architecture at its

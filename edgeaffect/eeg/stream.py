@@ -223,8 +223,7 @@ class EEGEmotionStream:
                     self._mean, self._std = stack.mean(0), np.maximum(stack.std(0), 1e-6)
                 continue
             z = ((mapped - self._mean) / self._std).astype(np.float32)
-            if self.map.missing:
-                z[self.map.indices < 0] = 0.0  # "no information" for missing electrodes
+            z[~self._present] = 0.0  # "no information" for missing electrodes (a zero spread must not make noise)
             prediction = self.model.predict(z[None])
             k = first_window + i
             t_start = self._stream_t0 + k * self.hop / self.source.fs
