@@ -284,9 +284,10 @@ def _cmd_train_fer(args: argparse.Namespace) -> int:
 
     defaults = FerTrainConfig()
     config = FerTrainConfig(model=args.model, epochs=args.epochs or defaults.epochs,
-                            batch_size=args.batch_size, lr=args.lr or defaults.lr, compile=args.compile, bf16=args.bf16)
+                            batch_size=args.batch_size, lr=args.lr or defaults.lr, compile=args.compile, bf16=args.bf16,
+                            online_teacher=args.online_teacher)
     report = train_fer(args.data, args.out, config, seed=args.seed, teacher=args.teacher, stop_after=args.stop_after,
-                       init=args.init)
+                       init=args.init, device=args.device)
     best = report["best"]
     print(f"{args.model}: {report['parameters']:,} parameters; best val accuracy {best['accuracy']:.4f} "
           f"(macro-F1 {best['macro_f1']:.4f}) at epoch {best['epoch']}; {Path(args.out) / 'report.json'}")
@@ -464,7 +465,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=None, help="fer: peak learning rate (default 2e-3); explain: 1e-3")
     p.add_argument("--compile", action="store_true", help="fer: torch.compile the training step (faster after a warm-up)")
     p.add_argument("--init", help="fer: start from this checkpoint's weights (a second schedule)")
-    p.add_argument("--bf16", action="store_true", help="fer: bf16 autocast on the CPU (measured slower for these models)")
+    p.add_argument("--bf16", action="store_true", help="fer: bf16 autocast (measured slower for these models on CPUs)")
+    p.add_argument("--online-teacher", action="store_true",
+                   help="fer: the teacher scores every augmented view (a forward pass per step; for GPUs)")
+    p.add_argument("--device", default="cpu", help="fer: cpu or cuda (steps on a GPU; augmentation stays on the CPU)")
     p.add_argument("--stop-after", type=int, help="fer: end this run after this epoch; rerun the command to resume")
     p.set_defaults(func=_cmd_train)
 

