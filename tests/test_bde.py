@@ -162,6 +162,10 @@ def test_cuda_kernel_matches_cpu_kernel(rng, dtype):
         assert gpu.dtype == dtype
         assert max_rel_error(gpu, cpu.astype(np.float64)) <= RTOL[dtype]
         assert max_rel_error(gpu, reference(x, 200)) <= RTOL[dtype]
+    bad = (rng.standard_normal((3, 7, 333)) * 20).astype(dtype)
+    bad[1, 2, 50] = np.nan  # must reach the output as NaN, not as the -inf of a silent channel
+    with pytest.raises(ValueError, match=r"non-finite samples .* at index \(1, 2, 50\)"):
+        band_differential_entropy(bad, 200, impl="cuda")
 
 
 @pytest.mark.gpu

@@ -21,7 +21,10 @@ void check(cudaError_t err, const char* what) {
 
 __device__ double entropy_device(double sum, double sumsq, long long n, double log_base) {
   const double mean = sum / static_cast<double>(n);
-  const double var = fmax(sumsq / static_cast<double>(n) - mean * mean, 0.0);
+  const double raw = sumsq / static_cast<double>(n) - mean * mean;
+  // Not fmax: fmax(NaN, 0) is 0, which would turn a NaN sample into the -inf
+  // of a silent channel; NaN must reach the output, where the caller reports it.
+  const double var = raw < 0.0 ? 0.0 : raw;
   // 0.5 * ln(2 * pi * e)
   const double nats = 0.5 * log(var) + 1.4189385332046727;
   return log_base > 0 ? nats / log(log_base) : nats;
