@@ -110,8 +110,8 @@ def test_int8_does_not_depend_on_the_batch(backend, rng):
 @pytest.mark.openvino
 def test_openvino_int8_batch_one_copy_agrees_with_the_batched_model(rng):
     """The static batch-1 copy of the INT8 IR is compiled on its own, and OpenVINO may place its
-    requantisation differently there: on FER2013 val its probabilities were within 0.027 of the
-    batched model's, top-1 agreed on 99.5% of faces, accuracy 0.5759 vs 0.5762 (session 7)."""
+    requantisation differently there: on FER2013 val its probabilities were within 0.033 of the
+    batched model's, top-1 agreed on 99.3% of faces, accuracy 0.6342 vs 0.6339 (session 9)."""
     if not _has("openvino"):
         pytest.skip("OpenVINO is not installed")
     faces = rng.integers(0, 256, (101, 48, 48), dtype=np.uint8)

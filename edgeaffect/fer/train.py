@@ -277,6 +277,7 @@ def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTra
     report = {"model": config.model, "architecture": arch, "parameters": parameter_count(model), "seed": seed,
               "config": asdict(config), "data": str(data), "train_images": int(len(x_train)),
               "val_images": int(len(x_val)), "selection": "epoch with the best val accuracy",
+              "device": str(device) if device.type == "cpu" else f"{device} ({torch.cuda.get_device_name(device)})",
               "best": best, "history": history}
     if init is not None:
         report["init"] = str(Path(init).resolve())
