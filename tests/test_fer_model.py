@@ -144,6 +144,11 @@ def test_train_fer_checkpoints_and_resumes(tmp_path, rng):
     assert (tmp_path / "run" / "best.pt").exists()
     again = train_fer(tmp_path / "data", tmp_path / "run", config, seed=3, progress=False)  # resumes: nothing left
     assert again["history"] == report["history"]
+    # a resume point written before a config field existed resumes with that field at its default
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
+    del state["config"]["online_teacher"]
+    torch.save(state, tmp_path / "run" / "last.pt")
+    assert train_fer(tmp_path / "data", tmp_path / "run", config, seed=3, progress=False)["history"] == report["history"]
     # interrupted after epoch 1 and resumed: exactly the weights of the uninterrupted run
     first = train_fer(tmp_path / "data", tmp_path / "split", config, seed=3, progress=False, stop_after=1)
     assert [row["epoch"] for row in first["history"]] == [1]

@@ -213,7 +213,9 @@ def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTra
     last = out / "last.pt"
     if last.exists():
         state = torch.load(last, map_location="cpu", weights_only=False)
-        if (state["config"] != asdict(config) or state["seed"] != seed or state.get("teacher") != teacher_id
+        # fields added since the run started count as their defaults
+        written = {**asdict(FerTrainConfig()), **state["config"]}
+        if (written != asdict(config) or state["seed"] != seed or state.get("teacher") != teacher_id
                 or state.get("init") != (str(init) if init else None)):
             raise ValueError(f"{last} was written with another configuration, seed or teacher; use a new --out or "
                              "delete it to start again")
