@@ -212,12 +212,12 @@ def schedule_text(chain: list[dict]) -> str:
 
 def training_budget(student_chain: list[dict], teacher_chain: list[dict], last_epochs: int) -> str:
     """'Trained for N epochs in all (teacher: M), ...' with how many ran on a GPU."""
-    def epochs(chain, gpu=False):
-        return sum(r["epochs"] for r in chain if (r.get("device", "cpu") != "cpu") == gpu)
+    def on_gpu_epochs(chain):
+        return sum(r["epochs"] for r in chain if r.get("device", "cpu") != "cpu")
 
-    total = epochs(student_chain) + epochs(student_chain, True) or last_epochs
-    teacher = epochs(teacher_chain) + epochs(teacher_chain, True) or 4
-    on_gpu = epochs(student_chain, True), epochs(teacher_chain, True)
+    total = sum(r["epochs"] for r in student_chain) or last_epochs
+    teacher = sum(r["epochs"] for r in teacher_chain) or 4
+    on_gpu = on_gpu_epochs(student_chain), on_gpu_epochs(teacher_chain)
     where = (f"{on_gpu[0]} of them (teacher: {on_gpu[1]}) on a lent GPU, the rest on two CPU cores" if any(on_gpu)
              else "on two CPU cores, no GPU")
     return f"Trained for {total} epochs in all (teacher: {teacher}), {where}"
