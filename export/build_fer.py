@@ -40,16 +40,38 @@ def save_weights(student: Path, dst: Path) -> dict:
     return state
 
 
-def flops_per_face() -> int:
+def flops_per_face(export_target: str | None = None) -> int:
+    """FLOPs of one face through the student: its training form, or with
+    export_target its export form for that target (what the graph computes)."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
     from edgeaffect.fer.model import build_student
 
     model = build_student().eval()
+    model = model.export_form(export_target) if export_target else model
     with FlopCounterMode(display=False) as counter, torch.inference_mode():
         model(torch.zeros(1, 1, 48, 48))
     return int(counter.get_total_flops())
+
+
+def export_form_facts() -> dict:
+    """Node count and FLOPs per face of the student's graph, per form."""
+    import onnx
+
+    from edgeaffect.export.onnx_export import export_onnx
+    from edgeaffect.export.pipeline import load_torch_module
+    from edgeaffect.models.registry import get_card
+
+    card, facts = get_card("fer"), {}
+    module = load_torch_module(card, OUT / "fer.safetensors")
+    with tempfile.TemporaryDirectory() as tmp:
+        for target in (None, "onnxruntime", "openvino"):
+            path = Path(tmp) / f"{target}.onnx"
+            export_onnx(card, module, path, target=target or "onnxruntime", export_form=target is not None)
+            facts[target or "training"] = {"nodes": len(onnx.load(str(path)).graph.node),
+                                           "flops_per_face": flops_per_face(target)}
+    return facts
 
 
 def draw_confusion(cm: np.ndarray, labels: tuple[str, ...], path: Path, title: str) -> None:
@@ -86,6 +108,7 @@ def main() -> int:
     if args.card_only:
         facts = json.loads((OUT / "metrics.json").read_text())
         facts.update(training_reports(args.runs))
+        facts["graphs"] = export_form_facts()
         if args.student.exists():
             facts["schedule"] = schedule_of(args.student)
             facts["teacher_schedule"] = teacher_schedule(args.student)
@@ -133,7 +156,7 @@ def main() -> int:
     from edgeaffect.fer.model import build_student, parameter_count
 
     facts = {"parameters": parameter_count(build_student()),
-             "flops_per_face": flops_per_face(), "epoch": state["epoch"], "architecture": state["architecture"],
+             "flops_per_face": flops_per_face(), "graphs": export_form_facts(), "epoch": state["epoch"], "architecture": state["architecture"],
              "train_config": state["config"], "seed": state["seed"], "exports": exports,
              "sizes_bytes": {p.name: p.stat().st_size for p in sorted(OUT.rglob("*")) if p.is_file()},
              "val": {k: {kk: v[kk] for kk in ("n", "accuracy", "balanced_accuracy", "macro_f1", "per_class_recall", "confusion")}
@@ -234,12 +257,14 @@ def model_card(facts: dict) -> str:
     recall = ("| " + " | ".join(LABELS) + " |\n|" + "---|" * len(LABELS) + "\n| "
               + " | ".join(f"{fp32['per_class_recall'][c]:.3f}" for c in LABELS) + " |")
     training = facts.get("training", {})
+    g = facts["graphs"]
 
     def best(run):
         b = training.get(run, {}).get("best")
         return f"{b['accuracy']:.4f} (macro-F1 {b['macro_f1']:.4f}, epoch {b['epoch']})" if b else "not run"
 
-    latency = sorted((ROOT / "benchmarks" / "results").glob("fer-*.md"))
+    # bench_fer.py's table (fer-MACHINE.md), not bench_fer_graph.py's
+    latency = sorted(p for p in (ROOT / "benchmarks" / "results").glob("fer-*.md") if not p.name.startswith("fer-graph-"))
     sizes = "\n".join(f"| {name} | {size / 1e6:.2f} MB |" for name, size in facts["sizes_bytes"].items()
                       if not name.endswith((".json", ".png", ".md")))
     cfg = facts["train_config"]
@@ -253,10 +278,13 @@ Seven FER2013 classes ({", ".join(LABELS)}) from a 48x48 grey face crop.
 
 ## Model
 - Swin Transformer with squeeze-and-excitation (edgeaffect/fer/model.py): convolutional stem to 12x12 tokens,
-  stages of {facts["architecture"]["depths"]} blocks at widths 48/96/192, windows {facts["architecture"]["windows"]}
+  stages of {facts["architecture"]["depths"]} blocks at widths {"/".join(str(facts["architecture"]["dim"] * 2**i) for i in range(len(facts["architecture"]["depths"])))}, windows {facts["architecture"]["windows"]}
   (shifted windows in stage 1), one SE gate at the end of each stage, mean pooling, linear head.
 - {facts["parameters"]:,} parameters; {facts["flops_per_face"] / 1e6:.1f} MFLOPs per face (torch's FLOP counter,
-  multiply-adds counted as 2).
+  multiply-adds counted as 2). The shipped graphs are export forms (edgeaffect/fer/export_form.py), the same
+  function with fewer nodes than the training form's {g["training"]["nodes"]}: {g["onnxruntime"]["nodes"]} for ONNX Runtime
+  ({g["onnxruntime"]["flops_per_face"] / 1e6:.1f} MFLOPs), {g["openvino"]["nodes"]} for OpenVINO (window attention as masked
+  full attention, {g["openvino"]["flops_per_face"] / 1e6:.1f} MFLOPs); `benchmarks/bench_fer_graph.py` times each on each backend.
 - Distilled from a convnet teacher (ResNet-style, widths 32-64-128-256, 1.23 M parameters): soft targets at
   T = {cfg["temperature"]}, weight alpha = {cfg["alpha"]}, plus the hard labels (edgeaffect/fer/train.py).
 
@@ -311,9 +339,12 @@ training images and gated on the validation split (at most 1 point of accuracy l
   below the project's target (70% on FER2013 after INT8){" and below the mini-Xception peer (65.2% on this split)" if fp32["accuracy"] < 0.652 else ""}.
   The teacher and the student were still improving with each schedule; longer schedules (on a GPU: `--device
   cuda`, with `--online-teacher` for the student) are the next step.
-- Latency: the target is < 1 ms per face at batch 1 on 2 threads; this model takes longer (table above). At 50
-  MFLOPs per face the cost is not arithmetic but the ~300 small nodes of the exported graph (window
-  partitioning, per-head reshapes), each paying a framework dispatch; batching amortises it (see faces/s).
+- Latency: the target is < 1 ms per face at batch 1 on 2 threads; this model takes longer (table above). At
+  batch 1 the second thread buys nothing: one thread takes as long (`benchmarks/results/fer-graph-1threads-*.md`),
+  and at batch 32 one thread does about 0.85 ms of arithmetic per face, so batch 1 is one core's arithmetic plus
+  about 0.55 ms of per-call cost across the graph's nodes. The export forms cut part of that (0.84x the training
+  graph's time at batch 1 with OpenVINO INT8, 0.90x with ONNX Runtime fp32: `benchmarks/results/fer-graph-*.md`);
+  below 1 ms needs a student with fewer FLOPs and fewer blocks, trained anew.
 - FER2013 faces are frontal-ish, grey, low resolution, with noisy labels; disgust has 436 training images.
 - Expression is not emotion: the model labels facial configurations, not inner states.
 """

@@ -4,6 +4,8 @@ resume."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -74,6 +76,57 @@ def test_shift_mask_separates_regions():
     assert (mask[0] == 0).all()  # the top-left window holds one region only
     # the bottom-right window mixes four regions of 9 tokens: 4 * 9 * 9 pairs unmasked
     assert int((mask[3] == 0).sum()) == 4 * 9 * 9
+
+
+@pytest.mark.parametrize("size,window,shift", [(12, 6, 0), (12, 6, 3), (9, 3, 1), (6, 6, 0)])
+def test_export_form_attention_matches_float64_reference(rng, size, window, shift):
+    from edgeaffect.fer.export_form import MaskedFullAttention
+
+    torch.manual_seed(int(rng.integers(1 << 30)))
+    attn = WindowAttention(dim=24, heads=2, window=window, size=size, shift=shift).double().eval()
+    with torch.no_grad():
+        attn.bias_table.normal_(0, 0.5)
+    full = MaskedFullAttention(attn).double().eval()
+    x = rng.standard_normal((3, size * size, 24))
+    with torch.inference_mode():
+        got = full(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, naive_window_attention(attn, x), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("target,most_nodes", [("onnxruntime", 0.85), ("openvino", 0.75)])
+def test_export_form_is_the_same_model_with_fewer_nodes(rng, tmp_path, target, most_nodes):
+    """The whole student, float64, random weights (bias tables and SE gates
+    far from their init), odd batch sizes; and the ONNX node counts."""
+    onnx = pytest.importorskip("onnx")
+    torch.manual_seed(int(rng.integers(1 << 30)))
+    model = build_student().double().eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    compact = model.export_form(target)
+    for batch in (1, 3, 7):
+        x = torch.from_numpy(rng.standard_normal((batch, 1, 48, 48)))
+        with torch.inference_mode():
+            np.testing.assert_allclose(compact(x).numpy(), model(x).numpy(), rtol=1e-9, atol=1e-9)
+    windowed = [hasattr(block.attn, "mask") for block in compact.stages[0]]
+    assert windowed == ([False, False] if target == "openvino" else [True, True])  # stage 1: 4 windows of 6x6
+    assert not any(hasattr(block.attn, "mask") for stage in compact.stages[1:] for block in stage)
+    assert all(hasattr(block.attn, "mask") for stage in model.stages for block in stage)  # training form untouched
+
+    def nodes(module, name):
+        path = tmp_path / f"{name}.onnx"
+        with warnings.catch_warnings():  # torch-internal deprecations of the exporter, as in export_onnx
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.onnx.export(module.float(), (torch.zeros(2, 1, 48, 48),), str(path), input_names=["image"],
+                              dynamic_shapes=({0: torch.export.Dim("batch")},), opset_version=18, dynamo=True,
+                              external_data=False, verbose=False)
+        return len(onnx.load(str(path)).graph.node)
+
+    import copy
+
+    training, export = nodes(copy.deepcopy(model), "training"), nodes(compact, "export")
+    assert export <= most_nodes * training, (export, training)  # measured 259 (onnxruntime), 217 (openvino) vs 315
 
 
 def test_student_and_teacher_sizes():

@@ -53,15 +53,20 @@ def write_metadata(path: str | Path, info: ArtifactInfo) -> None:
 
 
 def export_onnx(card: ModelCard, module, out_path: str | Path, target: str = "onnxruntime",
-                extra: Optional[dict] = None) -> ArtifactInfo:
+                extra: Optional[dict] = None, export_form: bool = True) -> ArtifactInfo:
     """Exports `module` (torch, eval mode) for `card` to a single-file ONNX
-    with a dynamic batch axis and the card's opset for `target`."""
+    with a dynamic batch axis and the card's opset for `target`. A module
+    with an `export_form(target)` method (the fer student) is exported in
+    that form (unless export_form=False): the same function written with
+    fewer graph nodes for `target`; validation (`validate_against_torch`)
+    still compares with `module` itself."""
     import torch
 
     spec = card.inputs[0]
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     module = module.eval()
+    graph = module.export_form(target) if export_form and hasattr(module, "export_form") else module
     example = torch.from_numpy(example_input(card))
     dims = {i: torch.export.Dim(name) for i, name in spec.dynamic_axes().items()}
     # torch.export-based exporter (torch's default since 2.9); weights stay
@@ -76,7 +81,7 @@ def export_onnx(card: ModelCard, module, out_path: str | Path, target: str = "on
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
         try:
-            torch.onnx.export(module, (example,), str(out_path), input_names=[spec.name], output_names=["output"],
+            torch.onnx.export(graph, (example,), str(out_path), input_names=[spec.name], output_names=["output"],
                               dynamic_shapes=(dims,), opset_version=card.export.opset_for(target), dynamo=True,
                               external_data=False, verbose=False)
         except Exception as exc:
