@@ -280,12 +280,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_train_fer(args: argparse.Namespace) -> int:
+    from .fer.model import student_config
     from .fer.train import FerTrainConfig, train_fer
 
+    student_config(args.student_shape or "")  # a bad shape fails before the data loads
     defaults = FerTrainConfig()
     config = FerTrainConfig(model=args.model, epochs=args.epochs or defaults.epochs,
                             batch_size=args.batch_size, lr=args.lr or defaults.lr, compile=args.compile, bf16=args.bf16,
-                            online_teacher=args.online_teacher)
+                            online_teacher=args.online_teacher, student_shape=args.student_shape or "")
     report = train_fer(args.data, args.out, config, seed=args.seed, teacher=args.teacher, stop_after=args.stop_after,
                        init=args.init, device=args.device)
     best = report["best"]
@@ -468,6 +470,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bf16", action="store_true", help="fer: bf16 autocast (measured slower for these models on CPUs)")
     p.add_argument("--online-teacher", action="store_true",
                    help="fer: the teacher scores every augmented view (a forward pass per step; for GPUs)")
+    p.add_argument("--student-shape", help="fer: change the student's shape, e.g. 'dim=32,stem=24,heads=1-2-4,depths=1-2-1' "
+                                           "(SwinSEConfig fields; benchmarks/bench_fer_shapes.py times candidates)")
     p.add_argument("--device", default="cpu", help="fer: cpu or cuda (steps on a GPU; augmentation stays on the CPU)")
     p.add_argument("--stop-after", type=int, help="fer: end this run after this epoch; rerun the command to resume")
     p.set_defaults(func=_cmd_train)

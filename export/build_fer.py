@@ -40,15 +40,15 @@ def save_weights(student: Path, dst: Path) -> dict:
     return state
 
 
-def flops_per_face(export_target: str | None = None) -> int:
-    """FLOPs of one face through the student: its training form, or with
-    export_target its export form for that target (what the graph computes)."""
+def flops_per_face(architecture: dict, export_target: str | None = None) -> int:
+    """FLOPs of one face through the student of `architecture`: its training
+    form, or with export_target its export form for that target (what the graph computes)."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
     from edgeaffect.fer.model import build_student
 
-    model = build_student().eval()
+    model = build_student(architecture).eval()
     model = model.export_form(export_target) if export_target else model
     with FlopCounterMode(display=False) as counter, torch.inference_mode():
         model(torch.zeros(1, 1, 48, 48))
@@ -70,7 +70,7 @@ def export_form_facts() -> dict:
             path = Path(tmp) / f"{target}.onnx"
             export_onnx(card, module, path, target=target or "onnxruntime", export_form=target is not None)
             facts[target or "training"] = {"nodes": len(onnx.load(str(path)).graph.node),
-                                           "flops_per_face": flops_per_face(target)}
+                                           "flops_per_face": flops_per_face(module.cfg.as_dict(), target)}
     return facts
 
 
@@ -155,8 +155,8 @@ def main() -> int:
                    f"fer (Swin-SE student, ONNX fp32) on FER2013 val: accuracy {fp32['accuracy']:.4f}")
     from edgeaffect.fer.model import build_student, parameter_count
 
-    facts = {"parameters": parameter_count(build_student()),
-             "flops_per_face": flops_per_face(), "graphs": export_form_facts(), "epoch": state["epoch"], "architecture": state["architecture"],
+    facts = {"parameters": parameter_count(build_student(state["architecture"])),
+             "flops_per_face": flops_per_face(state["architecture"]), "graphs": export_form_facts(), "epoch": state["epoch"], "architecture": state["architecture"],
              "train_config": state["config"], "seed": state["seed"], "exports": exports,
              "sizes_bytes": {p.name: p.stat().st_size for p in sorted(OUT.rglob("*")) if p.is_file()},
              "val": {k: {kk: v[kk] for kk in ("n", "accuracy", "balanced_accuracy", "macro_f1", "per_class_recall", "confusion")}
@@ -263,8 +263,9 @@ def model_card(facts: dict) -> str:
         b = training.get(run, {}).get("best")
         return f"{b['accuracy']:.4f} (macro-F1 {b['macro_f1']:.4f}, epoch {b['epoch']})" if b else "not run"
 
-    # bench_fer.py's table (fer-MACHINE.md), not bench_fer_graph.py's
-    latency = sorted(p for p in (ROOT / "benchmarks" / "results").glob("fer-*.md") if not p.name.startswith("fer-graph-"))
+    # bench_fer.py's table (fer-MACHINE.md), not bench_fer_graph.py's or bench_fer_shapes.py's
+    latency = sorted(p for p in (ROOT / "benchmarks" / "results").glob("fer-*.md")
+                     if not p.name.startswith(("fer-graph-", "fer-shapes-")))
     sizes = "\n".join(f"| {name} | {size / 1e6:.2f} MB |" for name, size in facts["sizes_bytes"].items()
                       if not name.endswith((".json", ".png", ".md")))
     cfg = facts["train_config"]
@@ -344,7 +345,10 @@ training images and gated on the validation split (at most 1 point of accuracy l
   and at batch 32 one thread does about 0.85 ms of arithmetic per face, so batch 1 is one core's arithmetic plus
   about 0.55 ms of per-call cost across the graph's nodes. The export forms cut part of that (0.84x the training
   graph's time at batch 1 with OpenVINO INT8, 0.90x with ONNX Runtime fp32: `benchmarks/results/fer-graph-*.md`);
-  below 1 ms needs a student with fewer FLOPs and fewer blocks, trained anew.
+  below 1 ms needs a student with fewer FLOPs and fewer blocks, trained anew: untrained candidate shapes timed
+  side by side (`benchmarks/results/fer-shapes-*.md`) take 0.70x this shape's time with `--student-shape
+  depths=1-2-1` (38.6 MFLOPs) and 0.54x with `dim=32,stem=24,heads=1-2-4,depths=1-2-1` (18.6 MFLOPs), OpenVINO
+  INT8 at batch 1; their accuracy is unknown until trained.
 - FER2013 faces are frontal-ish, grey, low resolution, with noisy labels; disgust has 436 training images.
 - Expression is not emotion: the model labels facial configurations, not inner states.
 """

@@ -4,6 +4,7 @@ resume."""
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
@@ -174,6 +175,20 @@ def test_fer_csv_loader_maps_codes_by_name(tmp_path):
         load_fer_csv(path)
 
 
+def test_student_shapes_parse_and_refuse_clearly():
+    from edgeaffect.fer.model import student_config
+
+    assert student_config("") == STUDENT
+    cfg = student_config(" dim=32, stem=24,heads=1-2-4 ,depths=1-2-1,mlp_ratio=2")
+    assert (cfg.dim, cfg.stem, cfg.heads, cfg.depths, cfg.mlp_ratio) == (32, 24, (1, 2, 4), (1, 2, 1), 2.0)
+    assert parameter_count(SwinSE(cfg)) < parameter_count(build_student()) / 2
+    for bad, message in (("width=32", "KEY=VALUE with KEY one of"), ("dim", "KEY=VALUE"), ("image=64", "KEY one of"),
+                         ("depths=1-x-1", "joined by '-'"), ("dim=3.5", "expected int"),
+                         ("depths=1-1", "one entry per stage"), ("dim=30,heads=4-4-4", "divide by their heads")):
+        with pytest.raises(ValueError, match=message):
+            student_config(bad)
+
+
 def make_face_folder(root, rng, per_class=4):
     import cv2
 
@@ -223,6 +238,37 @@ def test_train_fer_checkpoints_and_resumes(tmp_path, rng):
     with pytest.raises(ValueError, match="holds a student, not a teacher"):
         train_fer(tmp_path / "data", tmp_path / "wrong", FerTrainConfig(model="teacher", epochs=1, batch_size=8),
                   progress=False, init=tmp_path / "run" / "best.pt")
+
+
+def test_a_student_of_another_shape_trains_resumes_and_exports(tmp_path, rng):
+    pytest.importorskip("cv2", reason="reading image folders needs OpenCV")
+    pytest.importorskip("tqdm", reason="training shows tqdm progress bars")
+    safetensors = pytest.importorskip("safetensors.torch", reason="shipping weights needs safetensors")
+    from edgeaffect.export.pipeline import load_torch_module
+    from edgeaffect.fer.card import fer_card
+    from edgeaffect.fer.model import student_config
+    from edgeaffect.fer.train import FerTrainConfig, load_checkpoint_model, train_fer
+
+    make_face_folder(tmp_path / "data", rng, per_class=2)
+    shape = "dim=32,stem=16,heads=1-2-4,depths=1-1-1"
+    config = FerTrainConfig(epochs=1, batch_size=8, student_shape=shape)
+    report = train_fer(tmp_path / "data", tmp_path / "run", config, seed=1, progress=False)
+    model = load_checkpoint_model(tmp_path / "run" / "best.pt")
+    assert model.cfg == student_config(shape) and report["parameters"] == parameter_count(model)
+    with pytest.raises(ValueError, match="give --student-shape to match"):  # --init from another shape
+        train_fer(tmp_path / "data", tmp_path / "other", FerTrainConfig(epochs=1, batch_size=8), seed=1,
+                  progress=False, init=tmp_path / "run" / "best.pt")
+    # weights shipped with their architecture in the metadata (as export/build_fer.py writes them) build that shape
+    weights = tmp_path / "fer.safetensors"
+    safetensors.save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(weights),
+                          metadata={"architecture": json.dumps(report["architecture"])})
+    card = fer_card()
+    if card is None:
+        pytest.skip("the fer model is not shipped in this build (its card gives the input and preprocessing)")
+    loaded = load_torch_module(card, weights)
+    x = torch.randn(3, 1, 48, 48)
+    with torch.inference_mode():
+        np.testing.assert_allclose(loaded(x).numpy(), model(x).numpy(), rtol=1e-6, atol=1e-6)
 
 
 def test_train_fer_distils_from_cached_or_per_view_teacher_logits(tmp_path, rng):

@@ -4,6 +4,7 @@ reference, gates quantised ones on accuracy, and writes a JSON report."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import time
 from pathlib import Path
@@ -26,13 +27,13 @@ def load_torch_module(card: ModelCard, weights: Optional[str | Path] = None):
     """The card's torch module with its weights (the card's torch-fp32 artifact unless `weights` is given)."""
     from ..models.registry import ARTIFACT_DIR
 
-    module = build_torch_model(card)
     path = Path(weights) if weights else None
     if path is None:
         rel = card.artifact_map().get("torch-fp32")
         if rel is None:
             raise FileNotFoundError(f"model {card.name!r} has no torch-fp32 weights; pass --weights FILE")
         path = Path(rel) if Path(rel).is_absolute() else ARTIFACT_DIR / rel
+    module = build_torch_model(card, **_builder_arguments(card, path))
     if path.suffix in (".h5", ".hdf5"):  # a ported Keras peer (fer-minixception) reads its own file
         return module.load_keras_hdf5(path)
     if path.suffix == ".safetensors":
@@ -45,6 +46,25 @@ def load_torch_module(card: ModelCard, weights: Optional[str | Path] = None):
         state = torch.load(path, map_location="cpu", weights_only=True)
     module.load_state_dict(state)
     return module.eval()
+
+
+def _builder_arguments(card: ModelCard, weights: Path) -> dict:
+    """`architecture=` for builders that take one, from the weights file's
+    metadata (build_fer.py writes it): a retrained model of another shape
+    then exports without code changes."""
+    import inspect
+
+    if weights.suffix != ".safetensors" or not card.builder:
+        return {}
+    module_name, _, func = card.builder.partition(":")
+    builder = getattr(importlib.import_module(module_name), func)
+    if "architecture" not in inspect.signature(builder).parameters:
+        return {}
+    from safetensors import safe_open
+
+    with safe_open(str(weights), "np") as f:
+        text = (f.metadata() or {}).get("architecture")
+    return {"architecture": json.loads(text)} if text else {}
 
 
 def model_inputs(card: ModelCard, data_path: str | Path, limit: Optional[int]) -> tuple[np.ndarray, np.ndarray]:

@@ -290,8 +290,48 @@ class ConvTeacher(nn.Module):
         return self.head(self.dropout(self.layers(self.stem(x)).mean(dim=(2, 3))))
 
 
-def build_student() -> SwinSE:
-    return SwinSE(STUDENT)
+def student_config(shape: str = "") -> SwinSEConfig:
+    """The student's configuration with `shape`'s changes: comma-separated
+    key=value pairs of SwinSEConfig fields, tuples written with dashes.
+
+    Example:
+        >>> student_config("dim=32,stem=24,heads=1-2-4,depths=1-2-1").depths
+        (1, 2, 1)
+    """
+    fields = STUDENT.as_dict()
+    changes = {}
+    for item in filter(None, (part.strip() for part in shape.split(","))):
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or key not in fields or key in ("image", "classes"):
+            allowed = ", ".join(k for k in fields if k not in ("image", "classes"))
+            raise ValueError(f"student shape item {item!r} must be KEY=VALUE with KEY one of: {allowed} "
+                             f"(e.g. 'dim=32,heads=1-2-4,depths=1-2-1')")
+        default = fields[key]
+        try:
+            if isinstance(default, tuple):
+                changes[key] = tuple(int(v) for v in value.split("-"))
+            else:
+                changes[key] = type(default)(value)
+        except ValueError:
+            raise ValueError(f"student shape {key}={value!r}: expected {type(default).__name__}"
+                             + (" values joined by '-', e.g. 1-2-1" if isinstance(default, tuple) else "")) from None
+    cfg = SwinSEConfig(**{**fields, **changes})
+    if not len(cfg.depths) == len(cfg.heads) == len(cfg.windows):
+        raise ValueError(f"student shape: depths {cfg.depths}, heads {cfg.heads} and windows {cfg.windows} "
+                         f"need one entry per stage each")
+    widths = [cfg.dim * 2**i for i in range(len(cfg.depths))]
+    if any(w % h for w, h in zip(widths, cfg.heads)):
+        raise ValueError(f"student shape: stage widths {widths} must divide by their heads {cfg.heads}")
+    return cfg
+
+
+def build_student(architecture: dict | None = None) -> SwinSE:
+    """The student: the shipped shape, or `architecture` (SwinSEConfig fields,
+    as a checkpoint's or a safetensors file's metadata holds them)."""
+    if architecture is None:
+        return SwinSE(STUDENT)
+    return SwinSE(SwinSEConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in architecture.items()}))
 
 
 def build_teacher() -> ConvTeacher:

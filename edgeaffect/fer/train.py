@@ -48,7 +48,8 @@ from ..evaluation.metrics import classification_metrics
 from . import LABELS
 from .augment import augment_faces
 from .data import load_fer_folder
-from .model import STUDENT, TEACHER, ConvTeacher, SwinSE, SwinSEConfig, ConvTeacherConfig, parameter_count
+from .model import (STUDENT, TEACHER, ConvTeacher, ConvTeacherConfig, SwinSE, SwinSEConfig, parameter_count,
+                    student_config)
 
 PIXEL_MEAN, PIXEL_STD = 0.5, 0.25  # (x / 255 - mean) / std, the card's grey_image preprocessing
 
@@ -65,6 +66,7 @@ class FerTrainConfig:
     temperature: float = 4.0
     alpha: float = 0.7
     online_teacher: bool = False  # the teacher scores each augmented view (a teacher forward pass per step)
+    student_shape: str = ""  # changes to the student's shape, e.g. "dim=32,heads=1-2-4" (model.student_config)
     compile: bool = False
     bf16: bool = False  # bf16 autocast on the training device: slower for these small models on our CPU (see above)
 
@@ -180,11 +182,14 @@ def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTra
     x_train, y_train = load_fer_folder(data / "train", limit=limit)
     x_val, y_val = load_fer_folder(data / "val", limit=limit)
     torch.manual_seed(seed)
-    model = build(config.model)
+    model = build(config.model, student=student_config(config.student_shape))
     if init is not None:
         start = torch.load(init, map_location="cpu", weights_only=False)
         if start["config"]["model"] != config.model:
             raise ValueError(f"--init {init} holds a {start['config']['model']}, not a {config.model}")
+        if json.loads(json.dumps(start["architecture"])) != json.loads(json.dumps(model.cfg.as_dict())):
+            raise ValueError(f"--init {init} holds a {config.model} of shape {start['architecture']}; this run builds "
+                             f"{model.cfg.as_dict()}: give --student-shape to match (or start without --init)")
         model.load_state_dict(start["model"])
     model.to(device)
     soft = None
