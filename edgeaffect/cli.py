@@ -466,7 +466,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=128, help="fer: images per step")
     p.add_argument("--lr", type=float, default=None, help="fer: peak learning rate (default 2e-3); explain: 1e-3")
     p.add_argument("--compile", action="store_true", help="fer: torch.compile the training step (faster after a warm-up)")
-    p.add_argument("--init", help="fer: start from this checkpoint's weights (a second schedule)")
+    p.add_argument("--init", help="fer: start from this checkpoint's weights (a second schedule); a student with "
+                                   "fewer blocks per stage (--student-shape depths=...) takes each stage's first blocks")
     p.add_argument("--bf16", action="store_true", help="fer: bf16 autocast (measured slower for these models on CPUs)")
     p.add_argument("--online-teacher", action="store_true",
                    help="fer: the teacher scores every augmented view (a forward pass per step; for GPUs)")

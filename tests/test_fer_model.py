@@ -258,6 +258,20 @@ def test_a_student_of_another_shape_trains_resumes_and_exports(tmp_path, rng):
     with pytest.raises(ValueError, match="give --student-shape to match"):  # --init from another shape
         train_fer(tmp_path / "data", tmp_path / "other", FerTrainConfig(epochs=1, batch_size=8), seed=1,
                   progress=False, init=tmp_path / "run" / "best.pt")
+    # a shallower student starts from a deeper one's first blocks (and only that way round)
+    deep = train_fer(tmp_path / "data", tmp_path / "deep", FerTrainConfig(epochs=1, batch_size=8), seed=1, progress=False)
+    assert list(deep["architecture"]["depths"]) == [2, 2, 2]
+    shallow_config = FerTrainConfig(epochs=1, batch_size=8, lr=1e-12, student_shape="depths=1-2-1")
+    train_fer(tmp_path / "data", tmp_path / "shallow", shallow_config, seed=1, progress=False,
+              init=tmp_path / "deep" / "best.pt")
+    deep_state = torch.load(tmp_path / "deep" / "best.pt", weights_only=False)["model"]
+    shallow_state = torch.load(tmp_path / "shallow" / "last.pt", weights_only=False)["model"]
+    assert not any(k.startswith(("stages.0.1.", "stages.2.1.")) for k in shallow_state)
+    for key in ("stages.0.0.attn.qkv.weight", "stages.1.1.mlp.0.weight", "stages.2.0.attn.bias_table", "head.weight"):
+        torch.testing.assert_close(shallow_state[key], deep_state[key], rtol=0, atol=1e-6)  # lr 1e-12: unchanged
+    with pytest.raises(ValueError, match="only drops blocks"):
+        train_fer(tmp_path / "data", tmp_path / "deeper", FerTrainConfig(epochs=1, batch_size=8,
+                  student_shape="depths=2-3-2"), seed=1, progress=False, init=tmp_path / "deep" / "best.pt")
     # weights shipped with their architecture in the metadata (as export/build_fer.py writes them) build that shape
     weights = tmp_path / "fer.safetensors"
     safetensors.save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(weights),

@@ -149,6 +149,33 @@ def class_weights(targets: np.ndarray, power: float) -> torch.Tensor:
     return torch.tensor(w / w[counts > 0].mean(), dtype=torch.float32)
 
 
+def initial_weights(start: dict, model: torch.nn.Module, source: str | Path) -> dict:
+    """The state dict to start `model` from a checkpoint `start`: its weights
+    as they are when the shapes match; for a student with fewer blocks per
+    stage and otherwise the same shape, the first blocks of each stage
+    (layer dropping, as DistilBERT initialises from its teacher's layers),
+    which the residual stream tolerates and a short distilled schedule
+    repairs. Any other difference is an error that says how to fix it."""
+    have = json.loads(json.dumps(start["architecture"]))
+    want = json.loads(json.dumps(model.cfg.as_dict()))
+    if have == want:
+        return start["model"]
+    same_but_depth = {k: v for k, v in have.items() if k != "depths"} == {k: v for k, v in want.items() if k != "depths"}
+    if not (isinstance(model, SwinSE) and same_but_depth and len(have["depths"]) == len(want["depths"])
+            and all(w <= h for w, h in zip(want["depths"], have["depths"]))):
+        raise ValueError(f"--init {source} holds a model of shape {start['architecture']}; this run builds "
+                         f"{model.cfg.as_dict()}: give --student-shape to match, or a shape that only drops blocks "
+                         f"(or start without --init)")
+    keep = {}
+    for key, value in start["model"].items():
+        parts = key.split(".")
+        if parts[0] == "stages" and int(parts[2]) >= want["depths"][int(parts[1])]:
+            continue  # a dropped block
+        keep[key] = value
+    # a kept block's relative drop-path rate and its shift are properties of the new model, not weights
+    return keep
+
+
 def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTrainConfig(), seed: int = 0,
               teacher: Optional[str | Path] = None, progress: bool = True, limit: Optional[int] = None,
               stop_after: Optional[int] = None, init: Optional[str | Path] = None, device: str = "cpu") -> dict:
@@ -187,10 +214,7 @@ def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTra
         start = torch.load(init, map_location="cpu", weights_only=False)
         if start["config"]["model"] != config.model:
             raise ValueError(f"--init {init} holds a {start['config']['model']}, not a {config.model}")
-        if json.loads(json.dumps(start["architecture"])) != json.loads(json.dumps(model.cfg.as_dict())):
-            raise ValueError(f"--init {init} holds a {config.model} of shape {start['architecture']}; this run builds "
-                             f"{model.cfg.as_dict()}: give --student-shape to match (or start without --init)")
-        model.load_state_dict(start["model"])
+        model.load_state_dict(initial_weights(start, model, init))
     model.to(device)
     soft = None
     teacher_id = None
