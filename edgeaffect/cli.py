@@ -283,6 +283,8 @@ def _cmd_train_fer(args: argparse.Namespace) -> int:
     from .fer.model import student_config
     from .fer.train import FerTrainConfig, train_fer
 
+    if args.student_shape and args.model != "student":
+        raise ValueError("--student-shape changes the Swin-SE student; drop it for --model teacher")
     student_config(args.student_shape or "")  # a bad shape fails before the data loads
     defaults = FerTrainConfig()
     config = FerTrainConfig(model=args.model, epochs=args.epochs or defaults.epochs,

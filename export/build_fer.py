@@ -204,24 +204,26 @@ def teacher_schedule(student: Path) -> list[dict]:
     return schedule_of(teacher) if teacher is not None else []
 
 
-# a shallower student (--student-shape depths=1-2-1) started from the shipped one's first blocks per stage
-SHALLOW_RUN = "fer-student-kd-s10-d121"
+# a shallower student (--student-shape depths=1-2-1) started from the shipped one's first blocks per stage,
+# then a second schedule from its best epoch
+SHALLOW_RUNS = ("fer-student-kd-s10-d121", "fer-student-kd-s10-d121b")
 
 
 def shallow_student_text(training: dict) -> str:
-    run = training.get(SHALLOW_RUN)
-    if not run:
+    runs = [(name, training[name]) for name in SHALLOW_RUNS if name in training]
+    if not runs:
         return ""
-    best, cfg = run["best"], run["config"]
-    return (f" A first one (`--student-shape {cfg.get('student_shape')}`, started from this student's first blocks"
-            f" per stage, {cfg['epochs']} distilled epochs on the CPU, run {SHALLOW_RUN}) reaches"
-            f" {best['accuracy']:.4f} on val (macro-F1 {best['macro_f1']:.4f}), below this student: not shipped.")
+    shape = runs[0][1]["config"].get("student_shape")
+    steps = "; then ".join(f"{run['config']['epochs']} epochs at lr {run['config']['lr']:g}: {run['best']['accuracy']:.4f}"
+                           f" (macro-F1 {run['best']['macro_f1']:.4f}, run {name})" for name, run in runs)
+    return (f" A first one (`--student-shape {shape}`, started from this student's first blocks per stage, distilled"
+            f" from the teacher's cached logits on the CPU): {steps}; below this student, so not shipped yet.")
 
 
 def training_reports(runs: Path | None) -> dict:
     """{"training": {run: its report's summary}} for the runs found under `runs`."""
     found = {}
-    for run in ("fer-teacher", "fer-student-kd", "fer-student-nokd", SHALLOW_RUN):
+    for run in ("fer-teacher", "fer-student-kd", "fer-student-nokd", *SHALLOW_RUNS):
         path = runs / run / "report.json" if runs else None
         if path is not None and path.exists():
             report = json.loads(path.read_text())
