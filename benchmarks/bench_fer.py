@@ -9,7 +9,14 @@ at batch 32, and, with --data, top-1 accuracy and macro-F1 on the FER2013
 validation split. Target (DESIGN.md): the student < 1 ms per face at batch
 1 on 2 threads, >= 70% accuracy after INT8, INT8 drop <= 1 point.
 
+`--candidate PATH` adds an exported fer artifact (a retrained or reshaped
+student: `edgeaffect export fer --weights W.safetensors ...`; .xml runs on
+OpenVINO, .onnx on ONNX Runtime) as a row beside the shipped models; such
+a run writes fer-candidates-MACHINE.* so the shipped card's table stays the
+shipped models'.
+
 Usage: python benchmarks/bench_fer.py [--threads 2] [--repeats 15] [--data ../shared/data/fer2013]
+       [--candidate out/openvino-int8/fer.xml ...]
 """
 
 from __future__ import annotations
@@ -43,7 +50,12 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=15, help="interleaved rounds (default 15)")
     parser.add_argument("--calls", type=int, default=100, help="calls per timing sample at batch 1")
     parser.add_argument("--data", type=Path, default=None, help="FER2013 folder with train/ and val/ (accuracy, peer INT8)")
+    parser.add_argument("--candidate", type=Path, action="append", default=[],
+                        help="an exported fer artifact (.onnx or OpenVINO .xml) to time and score beside the shipped ones")
     args = parser.parse_args()
+    for path in args.candidate:
+        if path.suffix not in (".onnx", ".xml") or not path.exists():
+            raise SystemExit(f"--candidate {path}: give an existing .onnx or OpenVINO .xml exported by edgeaffect")
     facts = machine_facts()
     rng = np.random.default_rng(0)
     face1 = rng.integers(0, 256, (1, 48, 48), dtype=np.uint8)
@@ -58,18 +70,22 @@ def main() -> int:
                                                                              threads=args.threads)
                 except Exception as exc:  # a missing artifact or backend is reported, not fatal
                     print(f"{name} {backend} {precision}: not available ({type(exc).__name__}: {exc})")
+        for path in args.candidate:
+            backend = "openvino" if path.suffix == ".xml" else "onnxruntime"
+            candidate = edgeaffect.load(path, backend=backend, threads=args.threads)
+            predictors[(str(path), backend, candidate.precision)] = candidate
         samples = {key: {"b1": [], "b32": []} for key in predictors}
         for p in predictors.values():
             p.predict(face1), p.predict(face32)
         for _ in range(args.repeats):
             for key, p in predictors.items():
-                samples[key]["b1"].append(per_call_us(lambda: p.predict(face1), args.calls))
-                samples[key]["b32"].append(per_call_us(lambda: p.predict(face32), max(1, args.calls // 10)))
+                samples[key]["b1"].append(per_call_us(lambda p=p: p.predict(face1), args.calls))
+                samples[key]["b32"].append(per_call_us(lambda p=p: p.predict(face32), max(1, args.calls // 10)))
         accuracy = {}
         if args.data is not None:
             from edgeaffect.evaluation.run import evaluate
 
-            for (name, backend, precision), p in predictors.items():
+            for name, backend, precision in predictors:
                 m = evaluate(name, args.data / "val", backend=backend, precision=precision, threads=args.threads)
                 accuracy[(name, backend, precision)] = (m["accuracy"], m["macro_f1"])
         records, rows = [], []
@@ -93,7 +109,7 @@ def main() -> int:
               ["model", "backend", "precision", "ms per face (batch 1)", "faces/s (batch 32)", "val accuracy", "val macro-F1"],
               rows))
     print(md)
-    paths = write_results("fer", {"benchmark": "fer", "machine_slug": slug, "machine": facts, "results": records}, md)
+    paths = write_results("fer-candidates" if args.candidate else "fer", {"benchmark": "fer", "machine_slug": slug, "machine": facts, "results": records}, md)
     print(f"\nwrote {paths[0]} and {paths[1]}")
     return 0
 

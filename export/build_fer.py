@@ -217,7 +217,8 @@ def shallow_student_text(training: dict) -> str:
     steps = "; then ".join(f"{run['config']['epochs']} epochs at lr {run['config']['lr']:g}: {run['best']['accuracy']:.4f}"
                            f" (macro-F1 {run['best']['macro_f1']:.4f}, run {name})" for name, run in runs)
     return (f" A first one (`--student-shape {shape}`, started from this student's first blocks per stage, distilled"
-            f" from the teacher's cached logits on the CPU): {steps}; below this student, so not shipped yet.")
+            f" from the teacher's cached logits on the CPU): {steps}; below this student, so not shipped yet"
+            f" (exported and timed beside it: `benchmarks/results/fer-candidates-*.md`).")
 
 
 def training_reports(runs: Path | None) -> dict:
@@ -279,9 +280,9 @@ def model_card(facts: dict) -> str:
         b = training.get(run, {}).get("best")
         return f"{b['accuracy']:.4f} (macro-F1 {b['macro_f1']:.4f}, epoch {b['epoch']})" if b else "not run"
 
-    # bench_fer.py's table (fer-MACHINE.md), not bench_fer_graph.py's or bench_fer_shapes.py's
+    # bench_fer.py's table of the shipped models (fer-MACHINE.md), not the other fer-*.md
     latency = sorted(p for p in (ROOT / "benchmarks" / "results").glob("fer-*.md")
-                     if not p.name.startswith(("fer-graph-", "fer-shapes-")))
+                     if not p.name.startswith(("fer-graph-", "fer-shapes-", "fer-candidates-")))
     sizes = "\n".join(f"| {name} | {size / 1e6:.2f} MB |" for name, size in facts["sizes_bytes"].items()
                       if not name.endswith((".json", ".png", ".md")))
     cfg = facts["train_config"]
