@@ -8,8 +8,16 @@ import pytest
 
 from edgeaffect.ops import attention, attention_reference
 
-# float32 kernel vs float64 oracle: a few float32 ulps of the outputs.
+# float32 kernel vs float64 oracle: a few dozen float32 ulps of the outputs,
+# growing like sqrt(head dim) (the dot products' rounding). Measured over 450
+# random cases per head dim (lengths 62-128): max 8.6e-7 at 16, 1.4e-6 at
+# 128 (numpy's float32 softmax attention: 9.8e-7, 1.3e-6); CI once saw 2.1e-6
+# at 128, above the flat 2e-6 this used to be.
 ATOL = 2e-6
+
+
+def atol_for(dim: int) -> float:
+    return ATOL * max(1.0, (dim / 32) ** 0.5)
 
 
 @pytest.mark.parametrize("length", [1, 7, 14, 49, 62, 127, 128])
@@ -21,7 +29,7 @@ def test_matches_float64_reference(rng, length, dim, with_bias):
     out = attention(q, k, v, bias)
     ref = attention_reference(q, k, v, bias)
     assert out.dtype == np.float32 and out.shape == q.shape
-    assert np.abs(out - ref).max() <= ATOL * max(1.0, np.abs(ref).max())
+    assert np.abs(out - ref).max() <= atol_for(dim) * max(1.0, np.abs(ref).max())
 
 
 def test_rows_that_overflow_a_naive_softmax(rng):
