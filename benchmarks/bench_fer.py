@@ -26,10 +26,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine_facts, machine_slug, markdown_table, per_call_us, write_results  # noqa: E402
+from common import (fer_faces, machine_facts, machine_slug, markdown_table, median_batch1_and_32,  # noqa: E402
+                    write_results)
 
 import edgeaffect  # noqa: E402
 from edgeaffect.bench.peers import export_minixception  # noqa: E402
@@ -57,9 +56,7 @@ def main() -> int:
         if path.suffix not in (".onnx", ".xml") or not path.exists():
             raise SystemExit(f"--candidate {path}: give an existing .onnx or OpenVINO .xml exported by edgeaffect")
     facts = machine_facts()
-    rng = np.random.default_rng(0)
-    face1 = rng.integers(0, 256, (1, 48, 48), dtype=np.uint8)
-    face32 = rng.integers(0, 256, (32, 48, 48), dtype=np.uint8)
+    face1, face32 = fer_faces()
     with tempfile.TemporaryDirectory() as tmp:
         names = ["fer"] + [n for n in [export_peer(Path(tmp), args.data)] if n]
         predictors = {}
@@ -74,13 +71,7 @@ def main() -> int:
             backend = "openvino" if path.suffix == ".xml" else "onnxruntime"
             candidate = edgeaffect.load(path, backend=backend, threads=args.threads)
             predictors[(str(path), backend, candidate.precision)] = candidate
-        samples = {key: {"b1": [], "b32": []} for key in predictors}
-        for p in predictors.values():
-            p.predict(face1), p.predict(face32)
-        for _ in range(args.repeats):
-            for key, p in predictors.items():
-                samples[key]["b1"].append(per_call_us(lambda p=p: p.predict(face1), args.calls))
-                samples[key]["b32"].append(per_call_us(lambda p=p: p.predict(face32), max(1, args.calls // 10)))
+        median = median_batch1_and_32(predictors, face1, face32, args.repeats, args.calls)
         accuracy = {}
         if args.data is not None:
             from edgeaffect.evaluation.run import evaluate
@@ -91,7 +82,7 @@ def main() -> int:
         records, rows = [], []
         for key in predictors:
             name, backend, precision = key
-            b1, b32 = float(np.median(samples[key]["b1"])), float(np.median(samples[key]["b32"]))
+            b1, b32 = median[key]["b1"], median[key]["b32"]
             acc = accuracy.get(key)
             records.append({"model": name, "backend": backend, "precision": precision, "threads": args.threads,
                             "latency_us_batch1": b1, "faces_per_s_batch32": 32 / (b32 * 1e-6),

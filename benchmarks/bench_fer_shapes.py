@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine_facts, machine_slug, markdown_table, per_call_us, write_results  # noqa: E402
+from common import (fer_faces, machine_facts, machine_slug, markdown_table, median_batch1_and_32,  # noqa: E402
+                    write_results)
 
 import edgeaffect  # noqa: E402
 
@@ -90,23 +91,14 @@ def main() -> int:
     if "fer" not in edgeaffect.list_models():
         raise SystemExit("the fer model is not shipped in this build: its card (input, preprocessing) is needed")
     facts = machine_facts()
-    rng = np.random.default_rng(0)
-    face1 = rng.integers(0, 256, (1, 48, 48), dtype=np.uint8)
-    face32 = rng.integers(0, 256, (32, 48, 48), dtype=np.uint8)
+    face1, face32 = fer_faces()
     with tempfile.TemporaryDirectory() as tmp:
         artifacts, shapes = build_candidates(Path(tmp), args.data)
         predictors = {key: edgeaffect.load(path, backend=key[1], precision=key[2], threads=args.threads)
                       for key, path in artifacts.items()}
-        samples = {key: {"b1": [], "b32": []} for key in predictors}
-        for p in predictors.values():
-            p.predict(face1), p.predict(face32)
-        for _ in range(args.repeats):
-            for key, p in predictors.items():
-                samples[key]["b1"].append(per_call_us(lambda p=p: p.predict(face1), args.calls))
-                samples[key]["b32"].append(per_call_us(lambda p=p: p.predict(face32), max(1, args.calls // 10)))
+        median = median_batch1_and_32(predictors, face1, face32, args.repeats, args.calls)
         for p in predictors.values():
             p.close()
-    median = {key: {b: float(np.median(v)) for b, v in s.items()} for key, s in samples.items()}
     records, rows = [], []
     for name, shape in shapes.items():
         record = {"shape": name, **shape, "threads": args.threads, "repeats": args.repeats}
