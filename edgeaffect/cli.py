@@ -447,7 +447,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder (checkpointed there; a rerun resumes)")
     p.add_argument("--model", choices=["student", "teacher"], default="student",
                    help="fer: the Swin-SE student or the convnet teacher")
-    p.add_argument("--teacher", help="fer: a teacher checkpoint (best.pt) to distil the student from; explain: the FER "
+    p.add_argument("--teacher", help="fer: the teacher to distil the student from: a checkpoint (best.pt), .safetensors weights, or 'fer' "
+                                     "(the shipped student, for self-distillation); explain: the FER "
                                      "teacher (best.pt or .onnx) whose occlusion evidence the sentences phrase")
     p.add_argument("--csv", help="explain: train on a CSV of (image, emotion, explanation) instead of --data")
     p.add_argument("--corpus", help="explain: human sentences (affection_utterances.json) for the tokenizer and "
@@ -468,7 +469,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=128, help="fer: images per step")
     p.add_argument("--lr", type=float, default=None, help="fer: peak learning rate (default 2e-3); explain: 1e-3")
     p.add_argument("--compile", action="store_true", help="fer: torch.compile the training step (faster after a warm-up)")
-    p.add_argument("--init", help="fer: start from this checkpoint's weights (a second schedule); a student with "
+    p.add_argument("--init", help="fer: start from these weights (best.pt, .safetensors, or 'fer', the shipped student); a student with "
                                    "fewer blocks per stage (--student-shape depths=...) takes each stage's first blocks")
     p.add_argument("--bf16", action="store_true", help="fer: bf16 autocast (measured slower for these models on CPUs)")
     p.add_argument("--online-teacher", action="store_true",

@@ -285,6 +285,48 @@ def test_a_student_of_another_shape_trains_resumes_and_exports(tmp_path, rng):
         np.testing.assert_allclose(loaded(x).numpy(), model(x).numpy(), rtol=1e-6, atol=1e-6)
 
 
+def test_train_fer_takes_exported_or_shipped_weights_for_init_and_teacher(tmp_path, rng):
+    pytest.importorskip("cv2", reason="reading image folders needs OpenCV")
+    pytest.importorskip("tqdm", reason="training shows tqdm progress bars")
+    safetensors = pytest.importorskip("safetensors.torch", reason="exported weights are safetensors")
+    from edgeaffect.fer.data import load_fer_folder
+    from edgeaffect.fer.train import FerTrainConfig, load_checkpoint_model, predict_logits, read_fer_weights, train_fer
+
+    make_face_folder(tmp_path / "data", rng, per_class=2)
+    run = train_fer(tmp_path / "data", tmp_path / "run", FerTrainConfig(epochs=1, batch_size=8), seed=3, progress=False)
+    checkpoint = load_checkpoint_model(tmp_path / "run" / "best.pt")
+    weights = tmp_path / "exported.safetensors"
+    safetensors.save_file({k: v.contiguous() for k, v in checkpoint.state_dict().items()}, str(weights),
+                          metadata={"architecture": json.dumps(run["architecture"])})
+    x = torch.randn(2, 1, 48, 48)
+    with torch.inference_mode():
+        np.testing.assert_array_equal(load_checkpoint_model(weights)(x).numpy(), checkpoint(x).numpy())
+    # --init from exported weights: a shallower student keeps each stage's first blocks, unchanged at lr 1e-12
+    train_fer(tmp_path / "data", tmp_path / "shallow", FerTrainConfig(epochs=1, batch_size=8, lr=1e-12,
+              student_shape="depths=1-2-1"), seed=3, progress=False, init=weights)
+    shallow = torch.load(tmp_path / "shallow" / "last.pt", weights_only=False)["model"]
+    torch.testing.assert_close(shallow["stages.1.1.mlp.0.weight"], checkpoint.state_dict()["stages.1.1.mlp.0.weight"],
+                               rtol=0, atol=1e-6)
+    # --teacher from exported weights: the cached soft targets are that model's mirror-averaged logits
+    train_fer(tmp_path / "data", tmp_path / "taught", FerTrainConfig(epochs=1, batch_size=8), seed=4,
+              progress=False, teacher=weights)
+    x_train, _ = load_fer_folder(tmp_path / "data" / "train")
+    np.testing.assert_allclose(np.load(tmp_path / "taught" / "teacher_logits.npy"),
+                               predict_logits(checkpoint, x_train, mirror=True), atol=1e-5)
+    bare = tmp_path / "bare.safetensors"
+    safetensors.save_file({k: v.contiguous() for k, v in checkpoint.state_dict().items()}, str(bare))
+    with pytest.raises(ValueError, match="no 'architecture' in its metadata"):
+        read_fer_weights(bare)
+    with pytest.raises(FileNotFoundError, match="'fer' for the shipped student"):
+        read_fer_weights(tmp_path / "model.onnx")
+    from edgeaffect.fer.card import fer_card
+
+    if fer_card() is None:
+        pytest.skip("the fer model is not shipped in this build")
+    shipped = read_fer_weights("fer")
+    assert shipped["kind"] == "student" and load_checkpoint_model("fer")(x).shape == (2, len(LABELS))
+
+
 def test_train_fer_distils_from_cached_or_per_view_teacher_logits(tmp_path, rng):
     pytest.importorskip("cv2", reason="reading image folders needs OpenCV")
     pytest.importorskip("tqdm", reason="training shows tqdm progress bars")

@@ -102,14 +102,48 @@ def predict_logits(model: torch.nn.Module, images: np.ndarray, batch_size: int =
     return np.concatenate(out)
 
 
-def load_checkpoint_model(path: str | Path) -> torch.nn.Module:
-    """A model saved by train_fer (best.pt / last.pt), in eval mode."""
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    kind = state["config"]["model"]
-    arch = state["architecture"]
-    model = SwinSE(SwinSEConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in arch.items()})) if kind == "student" \
-        else ConvTeacher(ConvTeacherConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in arch.items()}))
-    model.load_state_dict(state["model"])
+def fer_weights_path(source: str | Path) -> Path:
+    """`source` as a file: a train_fer checkpoint (.pt), safetensors weights
+    written by build_fer.py / export (.safetensors, shape in the metadata),
+    or "fer", the shipped student's weights."""
+    if str(source) == "fer":
+        from ..models.registry import ARTIFACT_DIR
+
+        return ARTIFACT_DIR / "fer" / "fer.safetensors"
+    path = Path(source)
+    if path.suffix not in (".pt", ".safetensors") or not path.is_file():
+        raise FileNotFoundError(f"{source}: give a train_fer checkpoint (best.pt), .safetensors weights with their "
+                                "shape in the metadata, or 'fer' for the shipped student")
+    return path
+
+
+def read_fer_weights(source: str | Path) -> dict:
+    """{"kind": "student" | "teacher", "architecture": dict, "model": state dict} from any
+    `fer_weights_path` source, so --init and --teacher take a checkpoint, exported weights or the
+    shipped model alike."""
+    path = fer_weights_path(source)
+    if path.suffix == ".pt":
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        return {"kind": state["config"]["model"], "architecture": state["architecture"], "model": state["model"]}
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    with safe_open(str(path), "np") as f:
+        text = (f.metadata() or {}).get("architecture")
+    if not text:
+        raise ValueError(f"{path} has no 'architecture' in its metadata; re-export it with `edgeaffect export fer` "
+                         "or pass the training checkpoint (best.pt)")
+    arch = json.loads(text)
+    kind = "student" if "windows" in arch else "teacher"  # only SwinSEConfig has windows
+    return {"kind": kind, "architecture": arch, "model": load_file(str(path))}
+
+
+def load_checkpoint_model(source: str | Path) -> torch.nn.Module:
+    """A FER model (best.pt / last.pt written by train_fer, .safetensors weights, or "fer"), in eval mode."""
+    weights = read_fer_weights(source)
+    arch = {k: tuple(v) if isinstance(v, list) else v for k, v in weights["architecture"].items()}
+    model = SwinSE(SwinSEConfig(**arch)) if weights["kind"] == "student" else ConvTeacher(ConvTeacherConfig(**arch))
+    model.load_state_dict(weights["model"])
     return model.eval()
 
 
@@ -211,17 +245,18 @@ def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTra
     torch.manual_seed(seed)
     model = build(config.model, student=student_config(config.student_shape))
     if init is not None:
-        start = torch.load(init, map_location="cpu", weights_only=False)
-        if start["config"]["model"] != config.model:
-            raise ValueError(f"--init {init} holds a {start['config']['model']}, not a {config.model}")
+        start = read_fer_weights(init)
+        if start["kind"] != config.model:
+            raise ValueError(f"--init {init} holds a {start['kind']}, not a {config.model}")
         model.load_state_dict(initial_weights(start, model, init))
     model.to(device)
     soft = None
     teacher_id = None
     if teacher is not None:
         teacher_model = load_checkpoint_model(teacher).to(device)
-        stat = Path(teacher).stat()
-        teacher_id = f"{Path(teacher).resolve()}:{stat.st_size}:{int(stat.st_mtime)}:{len(x_train)}"
+        teacher_file = fer_weights_path(teacher)
+        stat = teacher_file.stat()
+        teacher_id = f"{teacher_file.resolve()}:{stat.st_size}:{int(stat.st_mtime)}:{len(x_train)}"
         soft_path, id_path = out / "teacher_logits.npy", out / "teacher_logits.id"
         if config.online_teacher:  # scored per step below
             soft = None
@@ -311,7 +346,7 @@ def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTra
               "device": str(device) if device.type == "cpu" else f"{device} ({torch.cuda.get_device_name(device)})",
               "best": best, "history": history}
     if init is not None:
-        report["init"] = str(Path(init).resolve())
+        report["init"] = str(fer_weights_path(init).resolve())
     if teacher is not None:
         report["teacher"] = {"checkpoint": str(teacher), "val_accuracy": teacher_val["accuracy"],
                              "val_macro_f1": teacher_val["macro_f1"]}
