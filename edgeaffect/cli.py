@@ -176,12 +176,13 @@ def _cmd_eval_explain(args: argparse.Namespace) -> int:
     result = evaluate_folder(args.data, None if args.model == "explain" else args.model, teacher=args.teacher,
                              backend="onnxruntime" if args.backend == "auto" else args.backend,
                              precision="fp32" if args.precision == "auto" else args.precision, threads=args.threads,
-                             limit=args.limit, decode=DecodeConfig(beams=args.beams), progress=not args.json)
+                             limit=args.limit, decode=DecodeConfig(beams=args.beams), progress=not args.json,
+                             emotions_from=args.emotions_from)
     if args.json:
         print(json.dumps(result))
         return 0
     print(f"explain on {result['data']} ({result['n']} faces): backend {result['backend']}, precision "
-          f"{result['precision']}, beams {result['beams']}")
+          f"{result['precision']}, beams {result['beams']}, emotion from {result['emotions_from']}")
     for key in ("accuracy", "faithfulness", "bleu4", "rouge_l", "cider", "exact_regions", "top_region",
                 "retrieval_recall_at_1"):
         if key in result:
@@ -195,7 +196,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     from .faces.sources import read_image
 
     engine = load_explainer(None if args.model == "explain" else args.model, backend=args.backend,
-                            precision=args.precision, threads=args.threads)
+                            precision=args.precision, threads=args.threads, emotions_from=args.emotions_from)
     frame = read_image(args.image)
     decode = DecodeConfig(max_new_tokens=args.max_tokens, beams=args.beams)
     whole = args.crop
@@ -498,6 +499,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also run the rationale teacher (occlusion, 5 passes per face) and show its sentence")
     p.add_argument("--detector", default="auto", help="as for `edgeaffect run`")
     p.add_argument("--beams", type=int, default=1, help="beam width (1: greedy)")
+    p.add_argument("--emotions-from", choices=("auto", "fer", "explainer"), default="auto",
+                   help="who names the emotion the sentence explains: fer (the shipped fer model, so both agree), explainer "
+                        "(its own head), auto (default: fer for the shipped explainer)")
     p.add_argument("--max-tokens", type=int, default=30, help="tokens generated after the emotion at most")
     p.add_argument("--backend", default="onnxruntime", help="onnxruntime or openvino")
     p.add_argument("--precision", default="fp32", help="fp32, or int8 (the decoder's weights)")
@@ -516,6 +520,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--teacher", help="explain: the FER teacher for faithfulness (default: the model's rationale-teacher.onnx)")
     p.add_argument("--beams", type=int, default=1, help="explain: beam width (1: greedy)")
+    p.add_argument("--emotions-from", choices=("auto", "fer", "explainer"), default="auto",
+                   help="explain: who names the emotion (fer, explainer, or auto: fer for the shipped explainer)")
     p.set_defaults(func=_cmd_eval)
     return parser
 

@@ -207,6 +207,34 @@ def test_decoder_cache_matches_full_recompute(rng):
     np.testing.assert_allclose(torch.cat([first, rest], 1).numpy(), full.numpy(), rtol=1e-5, atol=1e-5)
 
 
+def test_an_emotion_classifier_names_the_emotion_the_sentence_explains(rng):
+    from edgeaffect.explain.data import ExplanationSet
+    from edgeaffect.explain.evaluate import evaluate_engine
+    from edgeaffect.explain.model import torch_engine
+
+    model, tokenizer = _tiny_model(int(rng.integers(1000)))
+    faces = rng.integers(0, 256, (5, 48, 48)).astype(np.uint8)
+    own = torch_engine(model, tokenizer)
+    own_named = [e.emotion for e in own.explain_faces(faces, decode=DecodeConfig(max_new_tokens=4))]
+    # a classifier that disagrees with the explainer's head on every face
+    chosen = np.array([(LABELS.index(e) + 1 + i) % len(LABELS) for i, e in enumerate(own_named)])
+    probs = np.full((len(faces), len(LABELS)), 0.02)
+    probs[np.arange(len(faces)), chosen] = 1 - 0.02 * (len(LABELS) - 1)
+    seen = []
+    engine = torch_engine(model, tokenizer)
+    engine.emotion_classifier = lambda f: (seen.append(f.copy()), probs[: len(f)])[1]
+    got = engine.explain_faces(faces, decode=DecodeConfig(max_new_tokens=4))
+    np.testing.assert_array_equal(seen[0], faces)  # the classifier sees the raw uint8 crops
+    assert [e.emotion for e in got] == [LABELS[c] for c in chosen]
+    assert all(e.text.startswith(e.emotion.capitalize() + ":") for e in got)  # the sentence explains that emotion
+    assert [e.score for e in got] == pytest.approx(probs[np.arange(len(faces)), chosen].tolist())
+    labels = chosen.copy()
+    labels[0] = (labels[0] + 1) % len(LABELS)
+    evidence = rng.normal(size=(len(faces), len(LABELS), 4))
+    scored = evaluate_engine(engine, ExplanationSet(faces, labels, LABELS, evidence=evidence), retrieval=False)
+    assert scored["accuracy"] == pytest.approx(4 / 5)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("backbone", ["convnet", "swin"])
 def test_export_parity_and_onnx_generation(rng, tmp_path, backbone):
@@ -438,6 +466,26 @@ def _shipped():
     if not (default_folder() / "config.json").exists():
         pytest.skip("this build has no shipped explain model")
     return default_folder()
+
+
+def test_the_shipped_explainer_names_the_fer_models_emotion_by_default(rng):
+    import edgeaffect
+    from edgeaffect.explain.runtime import load_explainer
+
+    folder = _shipped()
+    faces = rng.integers(0, 256, (6, 48, 48)).astype(np.uint8)
+    fer = edgeaffect.load("fer", backend="onnxruntime")
+    default = load_explainer(threads=1)
+    assert default.emotions_from == "fer"
+    got = default.explain_faces(faces, decode=DecodeConfig(max_new_tokens=4))
+    assert [e.emotion for e in got] == fer.predict(faces).top_labels()
+    own = load_explainer(threads=1, emotions_from="explainer")
+    logits = own.vision(((faces.astype(np.float32) / 255 - 0.5) / 0.25)[:, None])["logits"]
+    assert [e.emotion for e in own.explain_faces(faces, decode=DecodeConfig(max_new_tokens=4))] == \
+        [LABELS[i] for i in logits.argmax(1)]
+    assert load_explainer(folder / ".." / "explain", threads=1).emotions_from == "fer"  # the same folder
+    with pytest.raises(ValueError, match="must be one of"):
+        load_explainer(emotions_from="teacher")
 
 
 @pytest.mark.data

@@ -75,10 +75,20 @@ def _softmax(x: np.ndarray) -> np.ndarray:
 class ExplainerEngine:
     def __init__(self, spec: ExplainerConfig, tokenizer: BPETokenizer, params: dict[str, np.ndarray],
                  vision: Callable[[np.ndarray], dict], step: Callable,
-                 hidden: Optional[Callable[[np.ndarray], np.ndarray]] = None):
+                 hidden: Optional[Callable[[np.ndarray], np.ndarray]] = None,
+                 emotion_classifier: Optional[Callable[[np.ndarray], np.ndarray]] = None):
         self.spec, self.tokenizer, self.params = spec, tokenizer, params
         self.vision, self.step, self.hidden = vision, step, hidden
+        # uint8 (N, 48, 48) faces -> (N, C) probabilities over spec.emotions: the classifier that names the
+        # emotion (runtime.load_explainer's emotions_from); None: the explainer's own emotion head
+        self.emotion_classifier = emotion_classifier
         self.vad_table = vad_of(spec.emotions, spec.extra_vad)
+
+    def emotion_probabilities(self, faces: np.ndarray, vision_out: dict) -> np.ndarray:
+        """(N, C) float64: the emotion classifier's probabilities, or the explainer's own head's."""
+        if self.emotion_classifier is not None:
+            return np.asarray(self.emotion_classifier(faces), dtype=np.float64)
+        return _softmax(vision_out["logits"].astype(np.float64))
 
     # --- the numpy side ----------------------------------------------------------------------------
     def embed(self, ids: np.ndarray, rows: np.ndarray, vad: np.ndarray) -> np.ndarray:
@@ -114,7 +124,7 @@ class ExplainerEngine:
         if not len(x):
             return []
         out = self.vision(x)
-        probs = _softmax(out["logits"].astype(np.float64))
+        probs = self.emotion_probabilities(np.asarray(faces), out)
         named = np.argmax(probs, axis=1) if emotions is None else np.asarray(emotions, dtype=np.int64)
         texts = self.generate(out, named, decode)
         results = []

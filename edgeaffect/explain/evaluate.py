@@ -30,8 +30,9 @@ def evaluate_engine(engine: ExplainerEngine, data: ExplanationSet, decode: Decod
         raise ValueError(f"the data's emotions {data.emotions} differ from the model's {engine.spec.emotions}")
     hyps, named, image_emb = [], [], []
     for start in tqdm(range(0, len(data), batch_size), desc="explain eval", disable=not progress):
-        vision = engine.vision(normalize_faces(data.images[start:start + batch_size]))
-        emotions = np.argmax(vision["logits"], axis=1)
+        faces = data.images[start:start + batch_size]
+        vision = engine.vision(normalize_faces(faces))
+        emotions = np.argmax(engine.emotion_probabilities(faces, vision), axis=1)
         hyps.extend(engine.generate(vision, emotions, decode))
         named.append(emotions)
         image_emb.append(vision["image_embedding"])
@@ -63,11 +64,12 @@ def evaluate_engine(engine: ExplainerEngine, data: ExplanationSet, decode: Decod
 
 def evaluate_folder(data: str, model: Optional[str] = None, teacher: Optional[str] = None, backend: str = "onnxruntime",
                     precision: str = "fp32", threads: Optional[int] = None, limit: Optional[int] = None,
-                    decode: DecodeConfig = GREEDY, progress: bool = True) -> dict:
+                    decode: DecodeConfig = GREEDY, progress: bool = True, emotions_from: str = "auto") -> dict:
     """`edgeaffect eval explain --data DIR`: faces in class folders (angry, disgust,
     ..., as ../shared/data/fer2013/val) or a FER2013 CSV; the rationale teacher
     (the model folder's rationale-teacher.onnx, or `teacher`: a .pt/.onnx FER
-    teacher) supplies the evidence that faithfulness and the text scores use."""
+    teacher) supplies the evidence that faithfulness and the text scores use.
+    `emotions_from`: who names the emotion (runtime.load_explainer)."""
     from pathlib import Path
 
     from ..fer import LABELS
@@ -80,7 +82,8 @@ def evaluate_folder(data: str, model: Optional[str] = None, teacher: Optional[st
         raise FileNotFoundError(f"--data {path} does not exist")
     images, labels = load_fer_csv(path, limit=limit) if path.suffix == ".csv" else load_fer_folder(path, limit=limit)
     # batches of 256 faces: the decoder's steps are big enough here for threads to pay
-    engine = load_explainer(model, backend=backend, precision=precision, threads=threads, decoder_threads=threads)
+    engine = load_explainer(model, backend=backend, precision=precision, threads=threads, decoder_threads=threads,
+                            emotions_from=emotions_from)
     if tuple(engine.spec.emotions) != tuple(LABELS) or not engine.spec.regions:
         raise ValueError("eval explain scores face explainers over the FER2013 emotions with region evidence; "
                          f"this model explains {engine.spec.emotions}")
@@ -96,4 +99,4 @@ def evaluate_folder(data: str, model: Optional[str] = None, teacher: Optional[st
     result = evaluate_engine(engine, ExplanationSet(images, labels, LABELS, evidence=evidence), decode=decode,
                              progress=progress)
     return {"model": str(engine.folder), "data": str(path), "backend": backend, "precision": precision,
-            "beams": decode.beams, **result}
+            "beams": decode.beams, "emotions_from": engine.emotions_from, **result}
