@@ -279,10 +279,12 @@ def test_a_student_of_another_shape_trains_resumes_and_exports(tmp_path, rng):
     card = fer_card()
     if card is None:
         pytest.skip("the fer model is not shipped in this build (its card gives the input and preprocessing)")
-    loaded = load_torch_module(card, weights)
     x = torch.randn(3, 1, 48, 48)
-    with torch.inference_mode():
-        np.testing.assert_allclose(loaded(x).numpy(), model(x).numpy(), rtol=1e-6, atol=1e-6)
+    for source in (weights, tmp_path / "run" / "best.pt"):  # exported weights, or the training checkpoint itself
+        loaded = load_torch_module(card, source)
+        assert loaded.cfg == model.cfg
+        with torch.inference_mode():
+            np.testing.assert_allclose(loaded(x).numpy(), model(x).numpy(), rtol=1e-6, atol=1e-6)
 
 
 def test_train_fer_takes_exported_or_shipped_weights_for_init_and_teacher(tmp_path, rng):

@@ -24,7 +24,8 @@ from .tensorrt_steps import tensorrt_outputs
 
 
 def load_torch_module(card: ModelCard, weights: Optional[str | Path] = None):
-    """The card's torch module with its weights (the card's torch-fp32 artifact unless `weights` is given)."""
+    """The card's torch module with its weights (the card's torch-fp32 artifact unless `weights` is given:
+    .safetensors, a state dict .pt, or a training checkpoint .pt such as `edgeaffect train fer` writes)."""
     from ..models.registry import ARTIFACT_DIR
 
     path = Path(weights) if weights else None
@@ -33,38 +34,43 @@ def load_torch_module(card: ModelCard, weights: Optional[str | Path] = None):
         if rel is None:
             raise FileNotFoundError(f"model {card.name!r} has no torch-fp32 weights; pass --weights FILE")
         path = Path(rel) if Path(rel).is_absolute() else ARTIFACT_DIR / rel
-    module = build_torch_model(card, **_builder_arguments(card, path))
     if path.suffix in (".h5", ".hdf5"):  # a ported Keras peer (fer-minixception) reads its own file
-        return module.load_keras_hdf5(path)
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        state = load_file(str(path))
-    else:
-        import torch
-
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        return build_torch_model(card).load_keras_hdf5(path)
+    state, architecture = _read_weights(path)
+    module = build_torch_model(card, **_builder_arguments(card, architecture))
     module.load_state_dict(state)
     return module.eval()
 
 
-def _builder_arguments(card: ModelCard, weights: Path) -> dict:
-    """`architecture=` for builders that take one, from the weights file's
-    metadata (build_fer.py writes it): a retrained model of another shape
-    then exports without code changes."""
+def _read_weights(path: Path) -> tuple[dict, Optional[dict]]:
+    """(state dict, the architecture the weights were saved with, or None)."""
+    if path.suffix == ".safetensors":
+        from safetensors import safe_open
+        from safetensors.torch import load_file
+
+        with safe_open(str(path), "np") as f:
+            text = (f.metadata() or {}).get("architecture")  # build_fer.py writes it
+        return load_file(str(path)), (json.loads(text) if text else None)
+    import torch
+
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(state, dict) and isinstance(state.get("model"), dict) and "architecture" in state:
+        return state["model"], state["architecture"]  # a training checkpoint (best.pt)
+    return state, None
+
+
+def _builder_arguments(card: ModelCard, architecture: Optional[dict]) -> dict:
+    """`architecture=` for builders that take one, from the weights file: a
+    retrained model of another shape then exports without code changes."""
     import inspect
 
-    if weights.suffix != ".safetensors" or not card.builder:
+    if architecture is None or not card.builder:
         return {}
     module_name, _, func = card.builder.partition(":")
     builder = getattr(importlib.import_module(module_name), func)
     if "architecture" not in inspect.signature(builder).parameters:
         return {}
-    from safetensors import safe_open
-
-    with safe_open(str(weights), "np") as f:
-        text = (f.metadata() or {}).get("architecture")
-    return {"architecture": json.loads(text)} if text else {}
+    return {"architecture": architecture}
 
 
 def model_inputs(card: ModelCard, data_path: str | Path, limit: Optional[int]) -> tuple[np.ndarray, np.ndarray]:
