@@ -41,14 +41,13 @@ class OnnxRuntimeBackend(Backend):
     def _load(self, request: Request, fmt: str, path: Path) -> None:
         import onnxruntime as ort
 
-        options = ort.SessionOptions()
+        from .ort_options import cpu_session_options
+
+        options = cpu_session_options(request.threads, int(request.options.get("inter_op_threads", 1)))
         level = request.options.get("graph_optimization", "all")
         if level not in GRAPH_LEVELS:
             raise ValueError(f"graph_optimization={level!r} must be one of {sorted(GRAPH_LEVELS)}")
         options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, GRAPH_LEVELS[level])
-        if request.threads:
-            options.intra_op_num_threads = int(request.threads)
-        options.inter_op_num_threads = int(request.options.get("inter_op_threads", 1))
         providers = request.options.get("providers")
         if providers is None:
             providers = ["CPUExecutionProvider"]

@@ -37,10 +37,9 @@ def default_folder() -> Path:
 def _ort_session(path: Path, threads: Optional[int]):
     import onnxruntime as ort
 
-    options = ort.SessionOptions()
-    if threads:
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
+    from ..backends.ort_options import cpu_session_options
+
+    options = cpu_session_options(threads)
     # Idle pool threads would spin between calls and steal the core the next session (decoder after vision,
     # 20 times per face) needs; measured in benchmarks/bench_explain.py.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")

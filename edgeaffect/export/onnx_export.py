@@ -102,7 +102,9 @@ def validate_against_torch(card: ModelCard, module, onnx_path: str | Path, input
 
     atol = card.export.atol if atol is None else atol
     rtol = card.export.rtol if rtol is None else rtol
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    from ..backends.ort_options import cpu_session_options
+
+    session = ort.InferenceSession(str(onnx_path), cpu_session_options(), providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     errors, passed = [], True
     for x in inputs:

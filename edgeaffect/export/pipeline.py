@@ -85,7 +85,9 @@ def model_inputs(card: ModelCard, data_path: str | Path, limit: Optional[int]) -
 def _ort_outputs(path: Path, x: np.ndarray, batch: int = 64) -> np.ndarray:
     import onnxruntime as ort
 
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    from ..backends.ort_options import cpu_session_options
+
+    session = ort.InferenceSession(str(path), cpu_session_options(), providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     return np.concatenate([session.run(None, {name: x[i : i + batch]})[0] for i in range(0, len(x), batch)])
 
