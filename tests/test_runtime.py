@@ -136,8 +136,8 @@ def test_concurrent_predictions_equal_serial(tiny):
 # ------------------------------------------------------------------- the auto policy
 
 
-def fake_hardware(monkeypatch, machine, nvidia=False, jetson=False):
-    monkeypatch.setattr(hardware, "probe", lambda: hardware.Hardware(machine, nvidia, jetson))
+def fake_hardware(monkeypatch, machine, nvidia=False, jetson=False, int8_dot=True):
+    monkeypatch.setattr(hardware, "probe", lambda: hardware.Hardware(machine, nvidia, jetson, int8_dot))
 
 
 def test_auto_prefers_openvino_on_x86(tiny, monkeypatch):
@@ -145,6 +145,31 @@ def test_auto_prefers_openvino_on_x86(tiny, monkeypatch):
     expected = "openvino" if _has("openvino") else "onnxruntime"
     with edgeaffect.load(tiny.card.name) as model:
         assert model.backend_name == expected
+
+
+def test_auto_runs_fp32_on_x86_without_int8_dot_products(tiny, monkeypatch):
+    """On AVX2-only CPUs INT8 was slower than fp32 on both CPU backends (hardware.X86_INT8_DOT_FLAGS)."""
+    fake_hardware(monkeypatch, "x86_64", int8_dot=False)
+    with edgeaffect.load(tiny.card.name) as model:
+        assert (model.backend_name, model.precision) == ("onnxruntime", "fp32")
+    with edgeaffect.load(tiny.card.name, precision="int8") as model:  # asked for: still served
+        assert model.precision == "int8"
+    if _has("openvino"):
+        with edgeaffect.load(tiny.card.name, backend="openvino") as model:
+            assert model.precision == "fp32"
+    assert hardware.cpu_precision_order(("fp16", "int8", "fp32"), "gpu") == ("fp16", "int8", "fp32")
+    fake_hardware(monkeypatch, "x86_64", int8_dot=True)
+    with edgeaffect.load(tiny.card.name, backend="onnxruntime") as model:
+        assert model.precision == "int8"
+
+
+def test_int8_dot_products_are_read_from_cpu_flags(tmp_path):
+    flags = "fpu sse2 avx2 fma"
+    (tmp_path / "avx2").write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+    (tmp_path / "vnni").write_text(f"processor\t: 0\nflags\t\t: {flags} avx512f avx512_vnni\n")
+    assert not hardware._x86_int8_dot(str(tmp_path / "avx2"))
+    assert hardware._x86_int8_dot(str(tmp_path / "vnni"))
+    assert hardware._x86_int8_dot(str(tmp_path / "missing"))  # unreadable: INT8 is not demoted
 
 
 def test_auto_uses_onnxruntime_on_arm_without_gpu(tiny, monkeypatch):

@@ -75,6 +75,10 @@ class Backend:
             reasons.append(str(exc))
         return reasons
 
+    def auto_precision_order(self, request: Request) -> tuple[str, ...]:
+        """The precisions precision="auto" tries, best first (CPU backends consult the hardware)."""
+        return tuple(self.precision_preference)
+
     def choose_artifact(self, request: Request) -> tuple[str, str, Path]:
         """(format, precision, path) this backend would load for `request`."""
         available = {(fmt, prec): path for fmt in self.formats for prec, path in request.files_for(fmt).items()}
@@ -83,7 +87,7 @@ class Backend:
             raise FileNotFoundError(f"{self.name} reads {'/'.join(self.formats)} artifacts; model {request.model!r} "
                                     f"has {', '.join(have)}")
         if request.precision == "auto":
-            order = [p for p in self.precision_preference]
+            order = list(self.auto_precision_order(request))
         else:
             if request.precision not in self.supported_precisions and not request.allow_fallback:
                 raise PrecisionUnavailableError(

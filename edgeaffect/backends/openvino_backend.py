@@ -61,6 +61,11 @@ class OpenVinoBackend(Backend):
     name = "openvino"
     formats = ("openvino", "onnx")
     precision_preference = ("int8", "fp32", "fp16")
+
+    def auto_precision_order(self, request: Request) -> tuple[str, ...]:
+        from .hardware import cpu_precision_order
+
+        return cpu_precision_order(self.precision_preference, request.device)
     supported_precisions = ("fp32", "fp16", "int8")
 
     @classmethod
