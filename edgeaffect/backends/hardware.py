@@ -15,6 +15,7 @@ from dataclasses import dataclass
 # measured: the fer student on an AVX2 AMD EPYC, batch 1, 2 threads: ONNX Runtime fp32 2.41 ms, INT8
 # 2.88 ms; OpenVINO fp32 2.83 ms, INT8 4.92 ms (benchmarks/results/fer-epyc-2c-x86_64.md).
 X86_INT8_DOT_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
+X86_MACHINES = ("x86_64", "amd64", "i686", "x86")
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class Hardware:
 
     @property
     def x86(self) -> bool:
-        return self.machine.lower() in ("x86_64", "amd64", "i686", "x86")
+        return self.machine.lower() in X86_MACHINES
 
 
 def probe() -> Hardware:
@@ -34,7 +35,7 @@ def probe() -> Hardware:
     nvidia = jetson or os.path.exists("/proc/driver/nvidia/version") or os.path.exists("/dev/nvidia0") or \
         shutil.which("nvidia-smi") is not None
     machine = platform.machine()
-    return Hardware(machine, nvidia, jetson, _x86_int8_dot() if Hardware(machine, False, False).x86 else True)
+    return Hardware(machine, nvidia, jetson, _x86_int8_dot() if machine.lower() in X86_MACHINES else True)
 
 
 def _x86_int8_dot(cpuinfo: str = "/proc/cpuinfo") -> bool:
