@@ -36,11 +36,17 @@ def collect() -> dict:
             build["OMP_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"]
         facts["native_cpu"] = build
     facts["cuda"] = _native.cuda_build_info()
-    from .backends import describe_backends
+    from .backends import Request, describe_backends
     from .export.profiles import available_profiles
     from .models import list_models
 
     facts["backends"] = describe_backends()
+    from .backends import auto_priority, create_backend, hardware
+
+    hw = hardware.probe()
+    cpu_backend = create_backend("onnxruntime")
+    facts["auto"] = {"int8_dot_products": hw.int8_dot, "backend_order": auto_priority(hw),
+                     "cpu_precision_order": list(cpu_backend.auto_precision_order(Request("", {}, device="cpu")))}
     facts["models"] = list_models()
     facts["profiles"] = sorted(available_profiles())
     return facts
@@ -73,6 +79,9 @@ def format_text(facts: dict) -> str:
     lines.append("backends:")
     for name, reasons in facts["backends"].items():
         lines.append(f"  {name:<12} {'available' if not reasons else 'unavailable: ' + '; '.join(reasons)}")
+    auto = facts["auto"]
+    lines.append(f"auto policy here: backends {' > '.join(auto['backend_order'])}; CPU precisions "
+                 f"{' > '.join(auto['cpu_precision_order'])} (INT8 dot products: {'yes' if auto['int8_dot_products'] else 'no'})")
     lines.append(f"models: {', '.join(facts['models']) or 'none registered yet'}")
     lines.append(f"export profiles: {', '.join(facts['profiles'])}")
     return "\n".join(lines)

@@ -25,8 +25,11 @@ def test_info_reports_build_facts():
     assert facts["cuda"]["compiled"] == (facts["cuda"].get("compiled_archs") is not None)
     if facts["cuda"]["compiled"] and facts["cuda"]["device_count"] == 0:
         assert facts["cuda"]["reason"]
+    auto = facts["auto"]
+    assert auto["cpu_precision_order"][0] == ("int8" if auto["int8_dot_products"] else "fp32")
+    assert set(auto["backend_order"]) >= {"onnxruntime", "openvino"}
     text = run_cli("info").stdout
-    assert "SIMD in use" in text and "CUDA module" in text
+    assert "SIMD in use" in text and "CUDA module" in text and "auto policy here" in text
 
 
 def test_info_does_not_import_torch():
