@@ -351,9 +351,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         from .eeg.train import train_final
 
         report = train_final(args.data, args.out, extra=tuple(args.extra or ()), seed=args.seed,
-                             tc=TrainConfig(epochs=args.epochs or TrainConfig().epochs))
+                             tc=TrainConfig(epochs=args.epochs or TrainConfig().epochs), student_from=args.student_from)
         print(f"final models on all {report['subjects']} subjects ({report['n_trials']} trials; epochs "
-              f"{report['epochs']}; student {'distilled' if report['distilled'] else 'from labels only'}): "
+              f"{report['epochs']}; student from {report['student_from'].replace('_', ' ')}): "
               f"{Path(args.out) / 'final'}")
     return 0
 
@@ -443,6 +443,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--final", action="store_true",
                    help="eeg: after the folds, train teacher and student on every subject (for the median epoch the "
                         "folds chose) into OUT/final, ready for export/build_eeg.py")
+    p.add_argument("--student-from", default="auto", choices=["auto", "labels", "teacher", "logistic_regression"],
+                   help="eeg --final: what the final student learns from; auto (default) takes the one that scored "
+                        "best across the folds")
     p.add_argument("--epochs", type=int, default=None, help="default: eeg 60, fer 10, explain 4")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output folder (checkpointed there; a rerun resumes)")

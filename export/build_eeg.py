@@ -31,14 +31,19 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "edgeaffect" / "models" / "artifacts" / "eeg"
 ROWS = (("majority", "majority class"), ("logistic_regression", "logistic regression (L2, class-balanced)"),
         ("teacher", "RBTransformer teacher (published configuration)"),
-        ("student_no_kd", "student, labels only"), ("student_kd", "student, distilled from the teacher"))
+        ("student_no_kd", "student, labels only"), ("student_kd", "student, distilled from the teacher"),
+        ("student_kd_lr", "student, distilled from the logistic regression"))
+NOTES = Path(__file__).resolve().parent / "eeg_card_notes.md"
+SOURCES = {"student_no_kd": "trained from the labels alone", "student_kd": "distilled from the RBTransformer teacher",
+           "student_kd_lr": "distilled from the logistic regression"}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", type=Path, required=True, help="the `edgeaffect train eeg --final` output folder")
     parser.add_argument("--data", type=Path, required=True, help="the band-feature CSV the run trained on")
-    parser.add_argument("--notes", type=Path, help="a Markdown fragment for the card: what else was tried and measured")
+    parser.add_argument("--notes", type=Path, default=NOTES,
+                        help=f"a Markdown fragment for the card: what else was tried and measured (default {NOTES.name})")
     args = parser.parse_args()
     cv = json.loads((args.run / "cv.json").read_text())
     final = json.loads((args.run / "final" / "final.json").read_text())
@@ -100,27 +105,32 @@ def _verdict(metrics: dict) -> str:
 def _versus_logistic_regression(summary: dict, student_key: str) -> str:
     """How the shipped student compares with the logistic-regression baseline, head by head."""
     student, lr = summary[student_key], summary["logistic_regression"]
-    worse = [h for h in ("valence", "arousal")
-             if student[f"{h}_balanced_accuracy"][0] < lr[f"{h}_balanced_accuracy"][0]]
+    deltas = {h: student[f"{h}_balanced_accuracy"][0] - lr[f"{h}_balanced_accuracy"][0] for h in ("valence", "arousal")}
+    spread = ", ".join(f"{h} {d:+.3f}" for h, d in deltas.items())
+    worse = [h for h, d in deltas.items() if d < 0]
     if len(worse) == 2:
-        return "the logistic-regression baseline beats it on both heads"
+        return f"the logistic-regression baseline beats it on both heads (balanced accuracy {spread})"
     if not worse:
-        return "it matches or beats the logistic-regression baseline on both heads"
-    better = "arousal" if worse == ["valence"] else "valence"
-    return f"the logistic-regression baseline beats it on {worse[0]}, and it beats the baseline on {better}"
+        return f"it matches or beats the logistic-regression baseline on both heads (balanced accuracy {spread})"
+    return f"against the logistic-regression baseline its balanced accuracy differs by {spread}"
 
 
 def _kd_effect(summary: dict) -> str:
-    kd, labels = summary["student_kd"], summary["student_no_kd"]
-    parts, clear = [], False
-    for head in ("valence", "arousal"):
-        (a, sa), (b, sb) = kd[f"{head}_balanced_accuracy"], labels[f"{head}_balanced_accuracy"]
-        parts.append(f"{head} {a - b:+.3f}")
-        clear |= abs(a - b) > max(sa, sb)
-    verdict = ("a difference larger than the spread across folds" if clear
-               else "both within one standard deviation across folds, so no measurable effect")
-    return (f"{', '.join(parts)} balanced accuracy against the same student trained from the labels alone; "
-            f"{verdict}")
+    """Each distilled student against the same student trained from the labels alone, head by head."""
+    labels, sentences = summary["student_no_kd"], []
+    for key, teacher in (("student_kd", "the RBTransformer teacher"), ("student_kd_lr", "the logistic regression")):
+        if key not in summary:
+            continue
+        parts, clear = [], []
+        for head in ("valence", "arousal"):
+            (a, sa), (b, sb) = summary[key][f"{head}_balanced_accuracy"], labels[f"{head}_balanced_accuracy"]
+            parts.append(f"{head} {a - b:+.3f}")
+            if abs(a - b) > max(sa, sb):
+                clear.append(head)
+        verdict = (f"larger than the spread across folds on {' and '.join(clear)}" if clear
+                   else "both within one standard deviation across folds, so no measurable effect")
+        sentences.append(f"from {teacher}, {', '.join(parts)} ({verdict})")
+    return ("balanced accuracy against the same student trained from the labels alone: " + "; ".join(sentences))
 
 
 def _cell(metrics: dict, key: str) -> str:
@@ -132,13 +142,15 @@ def model_card(facts: dict) -> str:
     summary, protocol, final = facts["cv"]["summary"], facts["cv"]["protocol"], facts["final"]
     rows = []
     for key, name in ROWS:
+        if key not in summary:
+            continue
         m = summary[key]
         rows.append(f"| {name} | {_cell(m, 'valence_accuracy')} | {_cell(m, 'valence_balanced_accuracy')} | "
                     f"{_cell(m, 'valence_macro_f1')} | {_cell(m, 'arousal_accuracy')} | "
                     f"{_cell(m, 'arousal_balanced_accuracy')} | {_cell(m, 'arousal_macro_f1')} |")
-    kd = "distilled from the teacher" if final["distilled"] else "trained from the labels alone"
-    student_key = "student_kd" if final["distilled"] else "student_no_kd"
-    notes = facts.get("notes", "")
+    student_key = final.get("student_key") or ("student_kd" if final["distilled"] else "student_no_kd")
+    kd = SOURCES[student_key]
+    notes = f"\n{facts['notes'].strip()}\n" if facts.get("notes", "").strip() else ""
     epochs = ", ".join(f"{k} {v}" for k, v in final["epochs"].items())
     latency = "\n".join(f"| {r['backend']} | {r['bde_us']:.0f} | {r['model_us']:.0f} | {r['end_to_end_us']:.0f} | "
                         f"{r['windows_per_s_batch32']:,.0f} |" for r in facts["latency"]) or "| (run benchmarks/bench_eeg.py) |"
