@@ -168,8 +168,11 @@ subject's own unlabelled data**: `edgeaffect.eeg.features.prepare_tokens`.
 calibration phase; `edgeaffect eval eeg` does both per subject from the
 CSV. In a live stream the model sees, by default, the mean DE of the last
 10 s of 1 s windows (`context_s`): it learnt from 60 s trials, and single
-windows make its output jump by about 0.18 per 0.5 s hop on real
-recordings (0.03-0.04 with the context). Outputs two logits; the runtime
+windows make its output jump on real recordings (mean change of the
+probabilities per 0.5 s hop on ../shared/data/eeg/raw/eegbci_s001/S001R03.edf,
+`edgeaffect eeg --file ... --repair-crlf --speed 0 --context 0` vs the default:
+0.09 vs 0.01-0.02 for this student; 0.18 vs 0.03-0.04 for the one before
+session 12). Outputs two logits; the runtime
 reports probabilities. The device
 needs electrodes of that montage (a 32- or 64-channel 10-20 cap): a Muse
 (TP9, AF7, AF8, TP10) shares none of them, so with `fill="mean"` every
