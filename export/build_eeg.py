@@ -84,9 +84,13 @@ def _parameters(path: Path) -> int:
     return int(sum(v.size for v in load_file(str(path)).values()))
 
 
-def _latency() -> list[dict]:
-    results = sorted((ROOT / "benchmarks" / "results").glob("eeg-*.json"))
-    return json.loads(results[0].read_text())["results"] if results else []
+def _latency() -> dict[str, list[dict]]:
+    """Every machine's benchmarks/results/eeg-*.json: {machine: rows}."""
+    tables = {}
+    for path in sorted((ROOT / "benchmarks" / "results").glob("eeg-*.json")):
+        result = json.loads(path.read_text())
+        tables[result["machine"]["cpu"] + f" ({result['machine_slug']})"] = result["results"]
+    return tables
 
 
 def _balanced(metrics: dict) -> tuple[float, float]:
@@ -152,8 +156,12 @@ def model_card(facts: dict) -> str:
     kd = SOURCES[student_key]
     notes = f"\n{facts['notes'].strip()}\n" if facts.get("notes", "").strip() else ""
     epochs = ", ".join(f"{k} {v}" for k, v in final["epochs"].items())
-    latency = "\n".join(f"| {r['backend']} | {r['bde_us']:.0f} | {r['model_us']:.0f} | {r['end_to_end_us']:.0f} | "
-                        f"{r['windows_per_s_batch32']:,.0f} |" for r in facts["latency"]) or "| (run benchmarks/bench_eeg.py) |"
+    latency = "\n\n".join(
+        f"{machine}:\n\n| backend | BDE us | model us (batch 1) | end to end us (batch 1) | windows/s (batch 32) |\n"
+        "|---|---|---|---|---|\n"
+        + "\n".join(f"| {r['backend']} | {r['bde_us']:.0f} | {r['model_us']:.0f} | {r['end_to_end_us']:.0f} | "
+                    f"{r['windows_per_s_batch32']:,.0f} |" for r in rows)
+        for machine, rows in facts["latency"].items()) or "(run benchmarks/bench_eeg.py)"
     student = final["student"]
     return f"""# Model card: `eeg` (RBTransformer student, valence and arousal)
 
@@ -226,8 +234,8 @@ recording, not the emotion. Here whole subjects are held out, and the unit
 is the trial.
 
 ## Latency (benchmarks/results/eeg-*.md: 1 s windows of 32 channels at 128 Hz, one thread)
-| backend | BDE us | model us (batch 1) | end to end us (batch 1) | windows/s (batch 32) |
-|---|---|---|---|---|
+One table per machine; compare rows within a table only (each is one process, interleaved).
+
 {latency}
 
 ## Files
