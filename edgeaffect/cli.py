@@ -290,7 +290,8 @@ def _cmd_train_fer(args: argparse.Namespace) -> int:
     defaults = FerTrainConfig()
     config = FerTrainConfig(model=args.model, epochs=args.epochs or defaults.epochs,
                             batch_size=args.batch_size, lr=args.lr or defaults.lr, compile=args.compile, bf16=args.bf16,
-                            online_teacher=args.online_teacher, student_shape=args.student_shape or "")
+                            online_teacher=args.online_teacher, student_shape=args.student_shape or "",
+                            sam_rho=args.sam_rho)
     report = train_fer(args.data, args.out, config, seed=args.seed, teacher=args.teacher, stop_after=args.stop_after,
                        init=args.init, device=args.device)
     best = report["best"]
@@ -475,6 +476,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compile", action="store_true", help="fer: torch.compile the training step (faster after a warm-up)")
     p.add_argument("--init", help="fer: start from these weights (best.pt, .safetensors, or 'fer', the shipped student); a student with "
                                    "fewer blocks per stage (--student-shape depths=...) takes each stage's first blocks")
+    p.add_argument("--sam-rho", type=float, default=0.0,
+                   help="fer: sharpness-aware minimisation with this radius (the seed paper's optimiser; try 0.05); "
+                        "each step costs two passes (default 0: plain AdamW)")
     p.add_argument("--bf16", action="store_true", help="fer: bf16 autocast (measured slower for these models on CPUs)")
     p.add_argument("--online-teacher", action="store_true",
                    help="fer: the teacher scores every augmented view (a forward pass per step; for GPUs)")

@@ -17,7 +17,9 @@ FER2013, with model selection on the validation split only.
   "consistent teaching" of Beyer et al. 2022 ("Knowledge distillation: a
   good teacher is patient and consistent"), which gains most on long
   schedules.
-- AdamW with a one-cycle schedule; fp32 by default: on our 2-core AMX
+- AdamW with a one-cycle schedule, optionally wrapped in SAM (--sam-rho,
+  sam.py: the seed paper's optimiser; off by default because each step
+  costs two passes); fp32 by default: on our 2-core AMX
   CPU, bf16 autocast (--bf16) was slower for these small models (0.71 s vs
   0.45 s per 128-image student step, 2.8 s vs 2.1 s for the teacher): the
   casts cost more than the small matmuls gain. Optional torch.compile
@@ -50,6 +52,7 @@ from .augment import augment_faces
 from .data import load_fer_folder
 from .model import (STUDENT, TEACHER, ConvTeacher, ConvTeacherConfig, SwinSE, SwinSEConfig, parameter_count,
                     student_config)
+from .sam import sam_gradients
 
 PIXEL_MEAN, PIXEL_STD = 0.5, 0.25  # (x / 255 - mean) / std, the card's grey_image preprocessing
 
@@ -69,6 +72,7 @@ class FerTrainConfig:
     student_shape: str = ""  # changes to the student's shape, e.g. "dim=32,heads=1-2-4" (model.student_config)
     compile: bool = False
     bf16: bool = False  # bf16 autocast on the training device: slower for these small models on our CPU (see above)
+    sam_rho: float = 0.0  # > 0: sharpness-aware minimisation with this radius (sam.py; twice the cost per step)
 
 
 def normalize(images: torch.Tensor) -> torch.Tensor:
@@ -175,6 +179,16 @@ def _cpu_state(module_or_state) -> dict:
 def _cpu_optimizer_state(opt: torch.optim.Optimizer) -> dict:
     state = opt.state_dict()
     return {**state, "state": {k: _cpu_state(v) for k, v in state["state"].items()}}
+
+
+def _rng_state(device: torch.device):
+    return torch.get_rng_state(), torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+
+
+def _set_rng_state(device: torch.device, state) -> None:
+    torch.set_rng_state(state[0])
+    if device.type == "cuda":
+        torch.cuda.set_rng_state(state[1], device)
 
 
 def class_weights(targets: np.ndarray, power: float) -> torch.Tensor:
@@ -305,21 +319,28 @@ def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTra
             idx = order[step * config.batch_size:(step + 1) * config.batch_size]
             x = normalize(augment_faces(images[idx].float().div(255).unsqueeze(1), gen)).to(device, non_blocking=True)
             idx = idx.to(device)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16):
-                logits = step_model(x).float()
-            loss = F.cross_entropy(logits, labels[idx], weight=weights, label_smoothing=config.label_smoothing)
+            target = None
             if teacher is not None:
-                t = config.temperature
                 if config.online_teacher:
                     with torch.no_grad():
                         target = teacher_model(x).float()
                 else:
                     target = soft[idx]
-                kd = F.kl_div(F.log_softmax(logits / t, 1), F.log_softmax(target / t, 1), log_target=True,
-                              reduction="batchmean")
-                loss = (1 - config.alpha) * loss + config.alpha * t * t * kd
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
+            masks = _rng_state(device)  # SAM's second pass must drop the same paths as the first
+
+            def batch_loss(x=x, idx=idx, target=target, masks=masks):
+                _set_rng_state(device, masks)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16):
+                    logits = step_model(x).float()
+                loss = F.cross_entropy(logits, labels[idx], weight=weights, label_smoothing=config.label_smoothing)
+                if target is not None:
+                    t = config.temperature
+                    kd = F.kl_div(F.log_softmax(logits / t, 1), F.log_softmax(target / t, 1), log_target=True,
+                                  reduction="batchmean")
+                    loss = (1 - config.alpha) * loss + config.alpha * t * t * kd
+                return loss
+
+            loss = sam_gradients(model.parameters(), batch_loss, config.sam_rho)
             opt.step()
             sched.step()
             total += loss.item()
