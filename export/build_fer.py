@@ -231,27 +231,41 @@ def shallow_student_text(training: dict) -> str:
             " (exported and timed beside it: `benchmarks/results/fer-candidates-*.md`).")
 
 
-# this student self-distilled from itself (`--init fer --teacher fer --online-teacher`), session 11
+# this student self-distilled from itself (`--init fer --teacher fer --online-teacher`), session 11, and the same
+# schedule with sharpness-aware minimisation (`--sam-rho 0.05`), session 13
 BORN_AGAIN_RUN = "fer-born-again"
+SAM_RUN = "fer-sam"
+
+
+def _spread(run: dict) -> str:
+    scores = [h["val_accuracy"] for h in run["history"]]
+    return f"{min(scores):.4f}-{max(scores):.4f}"
 
 
 def born_again_text(training: dict) -> str:
     run = training.get(BORN_AGAIN_RUN)
     if run is None:
         return ""
-    return (f" Self-distilling this student from itself (born-again: `--init fer --teacher fer --online-teacher`,"
+    text = (f" Self-distilling this student from itself (born-again: `--init fer --teacher fer --online-teacher`,"
             f" {run['config']['epochs']} CPU epochs at lr {run['config']['lr']:g}, run {BORN_AGAIN_RUN}) reached"
             f" {run['best']['accuracy']:.4f} (macro-F1 {run['best']['macro_f1']:.4f}) at its best epoch, chosen on the"
-            f" same val split; its epochs spread over {min(h['val_accuracy'] for h in run['history']):.4f}-"
-            f"{max(h['val_accuracy'] for h in run['history']):.4f}, so the gain is within selection noise and it was"
+            f" same val split; its epochs spread over {_spread(run)}, so the gain is within selection noise and it was"
             f" not shipped.")
+    sam = training.get(SAM_RUN)
+    if sam is not None:
+        text += (f" The same schedule with sharpness-aware minimisation, the seed paper's optimiser (`--sam-rho"
+                 f" {sam['config'].get('sam_rho', 0):g}`, run {SAM_RUN}), reached {sam['best']['accuracy']:.4f}"
+                 f" (macro-F1 {sam['best']['macro_f1']:.4f}; epochs {_spread(sam)}): no gain from a converged"
+                 f" start; whether SAM helps a run from scratch is untested (its second pass per step made these steps 1.6x"
+                 f" slower).")
+    return text
 
 
 def training_reports(runs: Path | None) -> dict:
     """{"training": {run: its report's summary}} for the runs found under `runs`."""
     found = {}
     for run in ("fer-teacher", "fer-student-kd", "fer-student-nokd", *(n for ns in SHALLOW_RUNS.values() for n in ns),
-                BORN_AGAIN_RUN):
+                BORN_AGAIN_RUN, SAM_RUN):
         path = runs / run / "report.json" if runs else None
         if path is not None and path.exists():
             report = json.loads(path.read_text())
