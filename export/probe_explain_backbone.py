@@ -32,6 +32,20 @@ ROOT = Path(__file__).resolve().parent.parent
 VISION = ROOT / "edgeaffect" / "models" / "artifacts" / "explain" / "explain-vision.onnx"
 
 
+def conv_bn_pairs(encoder):
+    """(convolution, its BatchNorm, the graph's name for the folded weight) of the convnet backbone."""
+    import torch
+
+    net = encoder.net
+    yield net.stem[0], net.stem[1], "model.vision.net.stem.0.weight"
+    for i, layer in enumerate(net.layers):
+        prefix = f"model.vision.net.layers.{i}."
+        yield layer.conv1, layer.bn1, prefix + "conv1.weight"
+        yield layer.conv2, layer.bn2, prefix + "conv2.weight"
+        if not isinstance(layer.skip, torch.nn.Identity):
+            yield layer.skip[0], layer.skip[1], prefix + "skip.0.weight"
+
+
 def rebuild_vision(path: Path):
     """(encoder, evidence head, emotion head weights) in torch from the shipped vision graph."""
     import onnx
@@ -51,14 +65,8 @@ def rebuild_vision(path: Path):
         bn.running_mean.zero_()
         bn.running_var.fill_(1.0 - bn.eps)
 
-    net = encoder.net
-    unfold(net.stem[0], net.stem[1], "model.vision.net.stem.0.weight")
-    for i, layer in enumerate(net.layers):
-        prefix = f"model.vision.net.layers.{i}."
-        unfold(layer.conv1, layer.bn1, prefix + "conv1.weight")
-        unfold(layer.conv2, layer.bn2, prefix + "conv2.weight")
-        if not isinstance(layer.skip, torch.nn.Identity):
-            unfold(layer.skip[0], layer.skip[1], prefix + "skip.0.weight")
+    for conv, bn, name in conv_bn_pairs(encoder):
+        unfold(conv, bn, name)
     head.load_state_dict({k.removeprefix("model.evidence_head."): v for k, v in weights.items()
                           if k.startswith("model.evidence_head.") and "weights" not in k}, strict=False)
     return encoder, head, (weights["model.emotion_head.weight"], weights["model.emotion_head.bias"])
@@ -77,14 +85,8 @@ def write_vision(encoder, head, source: Path, target: Path) -> None:
         new[name] = (conv.weight * scale[:, None, None, None]).detach().numpy()
         new[name + "_bias"] = (bn.bias - bn.running_mean * scale).detach().numpy()
 
-    net = encoder.net
-    fold(net.stem[0], net.stem[1], "model.vision.net.stem.0.weight")
-    for i, layer in enumerate(net.layers):
-        prefix = f"model.vision.net.layers.{i}."
-        fold(layer.conv1, layer.bn1, prefix + "conv1.weight")
-        fold(layer.conv2, layer.bn2, prefix + "conv2.weight")
-        if not isinstance(layer.skip, torch.nn.Identity):
-            fold(layer.skip[0], layer.skip[1], prefix + "skip.0.weight")
+    for conv, bn, name in conv_bn_pairs(encoder):
+        fold(conv, bn, name)
     new.update({"model.evidence_head." + k: v.detach().numpy() for k, v in head.state_dict().items() if "weights" not in k})
     model = onnx.load(str(source))
     for init in model.graph.initializer:
