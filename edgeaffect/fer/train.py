@@ -326,10 +326,12 @@ def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTra
                         target = teacher_model(x).float()
                 else:
                     target = soft[idx]
-            masks = _rng_state(device)  # SAM's second pass must drop the same paths as the first
+            # SAM's second pass must drop the same paths as the first
+            masks = _rng_state(device) if config.sam_rho else None
 
             def batch_loss(x=x, idx=idx, target=target, masks=masks):
-                _set_rng_state(device, masks)
+                if masks is not None:
+                    _set_rng_state(device, masks)
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16):
                     logits = step_model(x).float()
                 loss = F.cross_entropy(logits, labels[idx], weight=weights, label_smoothing=config.label_smoothing)
