@@ -8,6 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="SAM trains torch models (pip install '.[test]')")
 
+from conftest import data_path  # noqa: E402
 from edgeaffect.fer.sam import sam_gradients  # noqa: E402
 
 
@@ -69,13 +70,10 @@ def test_training_with_sam_resumes_exactly(tmp_path):
     run stopped after epoch 1 resumes to exactly the uninterrupted run's weights."""
     pytest.importorskip("cv2", reason="reading image folders needs OpenCV")
     pytest.importorskip("tqdm", reason="training shows tqdm progress bars")
-    from pathlib import Path
-
     from edgeaffect.fer.train import FerTrainConfig, train_fer
 
-    data = Path(__file__).resolve().parents[2] / "shared" / "data" / "fer2013"
-    if not (data / "train").is_dir():
-        pytest.skip(f"needs the FER2013 folders at {data}")
+    data = data_path("fer2013")
+    data_path("fer2013", "train")
     sam = FerTrainConfig(epochs=2, batch_size=16, sam_rho=0.05)
     whole = train_fer(data, tmp_path / "whole", sam, seed=5, progress=False, limit=6)
     assert all(np.isfinite(row["train_loss"]) for row in whole["history"])
