@@ -32,6 +32,7 @@ from common import (fer_faces, machine_facts, machine_slug, markdown_table, medi
 
 import edgeaffect  # noqa: E402
 from edgeaffect.bench.peers import export_minixception  # noqa: E402
+from edgeaffect.models.registry import ARTIFACT_DIR, file_sha256  # noqa: E402
 
 COMBOS = [("onnxruntime", "fp32"), ("onnxruntime", "int8"), ("openvino", "fp32"), ("openvino", "int8")]
 
@@ -100,7 +101,10 @@ def main() -> int:
               ["model", "backend", "precision", "ms per face (batch 1)", "faces/s (batch 32)", "val accuracy", "val macro-F1"],
               rows))
     print(md)
-    paths = write_results("fer-candidates" if args.candidate else "fer", {"benchmark": "fer", "machine_slug": slug, "machine": facts, "results": records}, md)
+    # which weights the accuracy columns are of: the card flags tables measured on earlier weights
+    weights = {"fer_weights_sha256": file_sha256(ARTIFACT_DIR / "fer" / "fer.safetensors")}
+    paths = write_results("fer-candidates" if args.candidate else "fer",
+                          {"benchmark": "fer", "machine_slug": slug, "machine": facts, **weights, "results": records}, md)
     print(f"\nwrote {paths[0]} and {paths[1]}")
     return 0
 

@@ -300,6 +300,19 @@ def _cmd_train_fer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_soup(args: argparse.Namespace) -> int:
+    from .fer.soup import make_soup
+
+    report = make_soup(args.checkpoints, args.out, data=args.data)
+    print(f"soup of {len(report['soup'])} checkpoints: {Path(args.out) / 'best.pt'}")
+    if report["best"] is not None:
+        for ingredient in report["soup"]:
+            print(f"  {ingredient['source']}: val accuracy {ingredient['val']['accuracy']:.4f} "
+                  f"(macro-F1 {ingredient['val']['macro_f1']:.4f})")
+        print(f"  soup: val accuracy {report['best']['accuracy']:.4f} (macro-F1 {report['best']['macro_f1']:.4f})")
+    return 0
+
+
 def _parse_vad(items) -> dict:
     out = {}
     for item in items or ():
@@ -487,6 +500,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="fer: cpu or cuda (steps on a GPU; augmentation stays on the CPU)")
     p.add_argument("--stop-after", type=int, help="fer: end this run after this epoch; rerun the command to resume")
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("soup", help="fer: average the weights of fine-tunes of one model into one (a model soup)")
+    p.add_argument("checkpoints", nargs="+",
+                   help="two or more fine-tunes of the same start: best.pt, .safetensors, or 'fer' (the shipped student)")
+    p.add_argument("--out", required=True, help="folder for best.pt (a checkpoint build_fer.py and --init take) and report.json")
+    p.add_argument("--data", help="folder with val/: score the soup and each ingredient there")
+    p.set_defaults(func=_cmd_soup)
 
     from .bench import cli as bench_cli
 

@@ -35,8 +35,10 @@ def save_weights(student: Path, dst: Path) -> dict:
     from safetensors.torch import save_file
 
     state = torch.load(student, map_location="cpu", weights_only=False)
-    save_file({k: v.contiguous() for k, v in state["model"].items()}, str(dst),
-              metadata={"architecture": json.dumps(state["architecture"]), "epoch": str(state["epoch"])})
+    metadata = {"architecture": json.dumps(state["architecture"]), "epoch": str(state["epoch"])}
+    if "soup" in state:  # which checkpoints were averaged (edgeaffect/fer/soup.py)
+        metadata["soup"] = json.dumps([{k: i[k] for k in ("source", "sha256")} for i in state["soup"]])
+    save_file({k: v.contiguous() for k, v in state["model"].items()}, str(dst), metadata=metadata)
     return state
 
 
@@ -111,8 +113,7 @@ def main() -> int:
         facts["training"] = {**facts.get("training", {}), **training_reports(args.runs).get("training", {})}
         facts["graphs"] = export_form_facts()
         if args.student.exists():
-            facts["schedule"] = schedule_of(args.student)
-            facts["teacher_schedule"] = teacher_schedule(args.student)
+            facts.update(schedules(args.student, facts))
         (OUT / "metrics.json").write_text(json.dumps(facts, indent=2, default=str) + "\n")
         (OUT / "MODEL_CARD.md").write_text(model_card(facts))
         return 0
@@ -124,6 +125,7 @@ def main() -> int:
     from edgeaffect.models import register_model
 
     OUT.mkdir(parents=True, exist_ok=True)
+    shipped_facts = json.loads((OUT / "metrics.json").read_text()) if (OUT / "metrics.json").exists() else {}
     state = save_weights(args.student, OUT / "fer.safetensors")
     card = fer_card(OUT.parent)
     register_model(card.__class__(**{**card.__dict__, "artifacts": (("torch-fp32", str(OUT / "fer.safetensors")),)}),
@@ -158,22 +160,38 @@ def main() -> int:
 
     facts = {"parameters": parameter_count(build_student(state["architecture"])),
              "flops_per_face": flops_per_face(state["architecture"]), "graphs": export_form_facts(), "epoch": state["epoch"], "architecture": state["architecture"],
-             "train_config": state["config"], "seed": state["seed"], "exports": exports,
+             "train_config": state["config"], "seed": state["seed"], "exports": exports, "soup": "soup" in state,
              "sizes_bytes": {p.name: p.stat().st_size for p in sorted(OUT.rglob("*")) if p.is_file()},
              "val": {k: {kk: v[kk] for kk in ("n", "accuracy", "balanced_accuracy", "macro_f1", "per_class_recall", "confusion")}
                      for k, v in metrics.items()}}
     facts["training"] = {**facts.get("training", {}), **training_reports(args.runs).get("training", {})}
-    facts["schedule"] = schedule_of(args.student)
-    facts["teacher_schedule"] = teacher_schedule(args.student)
+    facts.update(schedules(args.student, shipped_facts))
+    if facts["soup"]:  # the card describes the fine-tunes' shared settings
+        facts["train_config"] = soup_fine_tune_config(args.student.parent / "report.json") or facts["train_config"]
+        facts["seed"] = [i["seed"] for i in facts["schedule"][-1]["soup"] if "seed" in i]
     (OUT / "metrics.json").write_text(json.dumps(facts, indent=2, default=str) + "\n")
     (OUT / "MODEL_CARD.md").write_text(model_card(facts))
     print(f"wrote {OUT} (MODEL_CARD.md, metrics.json); rerun after benchmarks/bench_fer.py to add its latency table")
     return 0
 
 
-def schedule_of(checkpoint: Path) -> list[dict]:
-    """The runs that made a checkpoint, oldest first, following each report's `init`."""
-    chain, report_path = [], checkpoint.parent / "report.json"
+def schedules(student: Path, shipped_facts: dict) -> dict:
+    """{"schedule", "teacher_schedule"} of the student checkpoint; a soup keeps the shipped
+    student's teacher (its fine-tunes distil from that student, not from a teacher of their own)."""
+    schedule = schedule_of(student, shipped_facts.get("schedule", []))
+    if schedule and "soup" in schedule[-1]:
+        return {"schedule": schedule, "teacher_schedule": shipped_facts.get("teacher_schedule", [])}
+    return {"schedule": schedule, "teacher_schedule": teacher_schedule(student)}
+
+
+def schedule_of(checkpoint: Path, shipped: list[dict] | None = None) -> list[dict]:
+    """The runs that made a checkpoint, oldest first, following each report's `init`.
+    A soup's schedule is `shipped` (the schedule of the shipped weights its fine-tunes
+    started from) and one entry for the soup, naming its ingredients."""
+    report_path = checkpoint.parent / "report.json"
+    if report_path.exists() and "soup" in json.loads(report_path.read_text()):
+        return soup_schedule(report_path, shipped or [])
+    chain = []
     while report_path.exists():
         report = json.loads(report_path.read_text())
         teacher = report.get("teacher") or {}
@@ -186,6 +204,32 @@ def schedule_of(checkpoint: Path) -> list[dict]:
         init = _beside(report_path, report.get("init"))
         report_path = init.parent / "report.json" if init is not None else Path("/nonexistent")
     return chain
+
+
+def soup_schedule(report_path: Path, shipped: list[dict]) -> list[dict]:
+    """`shipped` (without any soup entry of an earlier build) and the soup's entry: each
+    ingredient's own run, or the shipped student for an ingredient with no run beside it."""
+    report = json.loads(report_path.read_text())
+    ingredients = []
+    for ingredient in report["soup"]:
+        path = Path(ingredient["path"])
+        own_run = schedule_of(path)[-1:] if (path.parent / "report.json").exists() else []
+        ingredients.append(own_run[0] if own_run else {"run": "the shipped student", "sha256": ingredient["sha256"],
+                                                       "best_val_accuracy": (ingredient.get("val") or {}).get("accuracy")})
+    runs = [i for i in ingredients if "epochs" in i]
+    entry = {"run": report_path.parent.name, "model": report["model"], "soup": ingredients,
+             "epochs": sum(i["epochs"] for i in runs), "device": runs[0]["device"] if runs else "cpu",
+             "best_val_accuracy": report["best"]["accuracy"] if report.get("best") else None}
+    return [r for r in shipped if "soup" not in r] + [entry]
+
+
+def soup_fine_tune_config(report_path: Path) -> dict | None:
+    """The training config the soup's fine-tunes share (from the first one's report), for the card."""
+    for ingredient in json.loads(report_path.read_text()).get("soup", []):
+        run_report = Path(ingredient["path"]).parent / "report.json"
+        if run_report.exists():
+            return json.loads(run_report.read_text())["config"]
+    return None
 
 
 def _beside(report_path: Path, checkpoint: str | None) -> Path | None:
@@ -277,6 +321,9 @@ def schedule_text(chain: list[dict]) -> str:
     """One line for the runs of schedule_of(), oldest first."""
     parts = []
     for r in chain:
+        if "soup" in r:
+            parts.append(soup_text(r))
+            continue
         distilled = ""
         if r["teacher"]:
             distilled = f", distilled from {r.get('teacher_run') or 'the teacher'}"
@@ -291,6 +338,22 @@ def schedule_text(chain: list[dict]) -> str:
     return "; then ".join(parts) or "see metrics.json"
 
 
+def soup_text(entry: dict) -> str:
+    """One schedule step: the uniform average of the shipped student and fine-tunes of it."""
+    items = []
+    for i in entry["soup"]:
+        if "epochs" not in i:
+            items.append("the student above")
+            continue
+        teacher = f", distilled from {i['teacher_run'] or 'the student above'}" if i["teacher"] else ""
+        teacher += ", scoring each augmented view" if i.get("online_teacher") else ""
+        items.append(f"{i['run']} ({i['epochs']} epochs at peak lr {i['lr']}, seed {i['seed']}{teacher}; "
+                     f"its best val {i['best_val_accuracy']:.4f})")
+    score = f": val {entry['best_val_accuracy']:.4f}" if entry.get("best_val_accuracy") is not None else ""
+    return (f"a uniform average of the weights (a model soup, `edgeaffect soup`; run {entry['run']}) of "
+            + ", ".join(items) + f", each fine-tune started from the student above{score}")
+
+
 def training_budget(student_chain: list[dict], teacher_chain: list[dict], last_epochs: int) -> str:
     """'Trained for N epochs in all (teacher: M), ...' with how many ran on a GPU."""
     def on_gpu_epochs(chain):
@@ -302,6 +365,19 @@ def training_budget(student_chain: list[dict], teacher_chain: list[dict], last_e
     where = (f"{on_gpu[0]} of them (teacher: {on_gpu[1]}) on a lent GPU, the rest on two CPU cores" if any(on_gpu)
              else "on two CPU cores, no GPU")
     return f"Trained for {total} epochs in all (teacher: {teacher}), {where}"
+
+
+def latency_table(markdown: Path) -> str:
+    """A bench_fer.py table without its title; flagged when it timed other weights than the shipped ones."""
+    from edgeaffect.models.registry import file_sha256
+
+    table = markdown.read_text().split("\n", 2)[2].strip()
+    results = markdown.with_suffix(".json")
+    timed = json.loads(results.read_text()).get("fer_weights_sha256") if results.exists() else None
+    if timed != file_sha256(OUT / "fer.safetensors"):
+        table += ("\n\nThis table timed earlier weights of the same graph: its latencies hold for the shipped"
+                  " model, its accuracy columns are those earlier weights'.")
+    return table
 
 
 def model_card(facts: dict) -> str:
@@ -328,6 +404,10 @@ def model_card(facts: dict) -> str:
                       if not name.endswith((".json", ".png", ".md")))
     cfg = facts["train_config"]
     schedule = schedule_text(facts.get("schedule", []))
+    if facts.get("soup"):
+        last_run, optimiser = "The soup's fine-tunes: each", " (its epochs, peak lr and seed above)"
+    else:
+        last_run, optimiser = f"Last run: seed {facts['seed']}; {cfg['epochs']} epochs,", f" lr {cfg['lr']}"
     teacher_chain = facts.get("teacher_schedule", [])
     teacher_line = (f"\n- Teacher schedule: {schedule_text(teacher_chain)}; it is trained by the same command with "
                     "`--model teacher`." if teacher_chain else "")
@@ -353,7 +433,7 @@ Seven FER2013 classes ({", ".join(LABELS)}) from a 48x48 grey face crop.
   by the project for independent evaluation and was never used.
 - Preprocessing: grey, 48x48 (area resize), (x / 255 - 0.5) / 0.25.
 - Schedule: {schedule}.{teacher_line}
-- Last run: seed {facts["seed"]}; {cfg["epochs"]} epochs, batch {cfg["batch_size"]}, AdamW lr {cfg["lr"]} one-cycle,
+- {last_run} batch {cfg["batch_size"]}, AdamW{optimiser} one-cycle,
   weight decay {cfg["weight_decay"]}, label smoothing {cfg["label_smoothing"]}, class weights n^-{cfg["class_weight_power"]};
   augmentation: flips, +-10 degree rotations, +-10% scale, +-8% shifts, brightness/contrast, random erasing.
 
@@ -391,7 +471,7 @@ training images and gated on the validation split (at most 1 point of accuracy l
 
 ## Latency
 
-{(chr(10) * 2).join(p.read_text().split(chr(10), 2)[2].strip() for p in latency) if latency else "Run `python benchmarks/bench_fer.py --data ../shared/data/fer2013` and rebuild this card."}
+{(chr(10) * 2).join(latency_table(p) for p in latency) if latency else "Run `python benchmarks/bench_fer.py --data ../shared/data/fer2013` and rebuild this card."}
 
 One table per machine, each from one process (compare rows within a table; the machines are shared and
 noisy). INT8 pays on CPUs with VNNI (the Xeon); on one without (the AVX2-only EPYC) its integer kernels are

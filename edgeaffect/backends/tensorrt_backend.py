@@ -20,7 +20,8 @@ import numpy as np
 
 from .base import Backend, Request, module_missing, register_backend
 from .hardware import probe
-from .tensorrt_support import EngineKey, batch_profile, file_sha256
+from ..models.registry import file_sha256
+from .tensorrt_support import EngineKey, batch_profile
 
 DEFAULT_CACHE = Path(os.environ.get("EDGEAFFECT_ENGINE_CACHE", Path.home() / ".cache" / "edgeaffect" / "tensorrt"))
 

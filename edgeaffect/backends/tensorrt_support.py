@@ -39,14 +39,6 @@ class EngineKey:
         return f"{model}-{self.precision}-trt{self.tensorrt_version}-{gpu}-{self.digest()}.engine"
 
 
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def batch_profile(name: str, shape: tuple, min_batch: int = 1, opt_batch: int = 1, max_batch: int = 32):
     """(name, min, opt, max) shapes for an input whose first axis is the batch."""
     if not 1 <= min_batch <= opt_batch <= max_batch:

@@ -3,6 +3,7 @@ model is adding an entry (DESIGN.md rule 5)."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import os
 import threading
@@ -11,6 +12,15 @@ from pathlib import Path
 from .card import ModelCard
 
 ARTIFACT_DIR = Path(__file__).resolve().parent / "artifacts"
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file's bytes: names an artifact's exact weights (engine caches, soups, benchmark results)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 _lock = threading.RLock()
 _cards: dict[str, ModelCard] = {}

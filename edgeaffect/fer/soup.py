@@ -1,0 +1,92 @@
+"""Model soup: the uniform average of the weights of FER models fine-tuned
+from one start (Wortsman et al., "Model soups", ICML 2022).
+
+Fine-tunes of the same weights (other seeds, learning rates or teachers)
+stay in one basin of the loss, so the mean of their weights is itself a good
+model, and usually a better one than each of them: the averaging cancels
+part of each run's noise, much as an ensemble does, but the soup is one
+model with the ingredients' graph, so it costs nothing at run time. Averaging
+models that did not start from the same weights does not work (their units
+are permuted), so every ingredient must share the architecture, and the
+soup is scored on the validation split beside its ingredients.
+
+Example:
+    >>> from edgeaffect.fer.soup import make_soup
+    >>> report = make_soup(["fer", "runs/fer-ft-a/best.pt", "runs/fer-ft-b/best.pt"], "runs/fer-soup",
+    ...                    data="../shared/data/fer2013")                       # doctest: +SKIP
+    >>> report["best"]["accuracy"]                                             # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional, Sequence
+
+import torch
+
+from ..models.registry import file_sha256
+from . import LABELS
+from .data import load_fer_folder
+from .train import _atomic, fer_weights_path, load_checkpoint_model, predict_logits, read_fer_weights
+
+
+def average_weights(sources: Sequence[str | Path]) -> dict:
+    """{"kind", "architecture", "model"} whose tensors are the element-wise
+    mean of the sources' (checkpoints, .safetensors or "fer"), computed in
+    float64 and stored in each tensor's own dtype."""
+    if len(sources) < 2:
+        raise ValueError(f"a soup needs at least two checkpoints, got {len(sources)}")
+    ingredients = [read_fer_weights(s) for s in sources]
+    first = ingredients[0]
+    for source, ingredient in zip(sources[1:], ingredients[1:]):
+        if ingredient["kind"] != first["kind"] or ingredient["architecture"] != first["architecture"]:
+            raise ValueError(f"{source} is a {ingredient['kind']} of another shape than {sources[0]}: only fine-tunes "
+                             "of the same model (same architecture, same starting weights) average into a soup")
+        if ingredient["model"].keys() != first["model"].keys():
+            raise ValueError(f"{source} has other tensors than {sources[0]}")
+    averaged = {}
+    for name, tensor in first["model"].items():
+        total = sum(ingredient["model"][name].double() for ingredient in ingredients)
+        averaged[name] = (total / len(ingredients)).to(tensor.dtype)
+    return {"kind": first["kind"], "architecture": first["architecture"], "model": averaged}
+
+
+def make_soup(sources: Sequence[str | Path], out: str | Path, data: Optional[str | Path] = None,
+              limit: Optional[int] = None) -> dict:
+    """Averages `sources` into out/best.pt (a train_fer checkpoint, so `--init`,
+    `--teacher`, `load_checkpoint_model` and export/build_fer.py take it) and
+    writes out/report.json. With `data` (a folder with val/), the soup and
+    each ingredient are scored on data/val and the report says which is best."""
+    from ..evaluation.metrics import classification_metrics
+
+    out = Path(out)
+    soup = average_weights(sources)
+    ingredients = []
+    for source in sources:
+        path = fer_weights_path(source).resolve()  # the sha256 names it even after a build overwrites the shipped weights
+        ingredients.append({"source": str(source), "path": str(path), "sha256": file_sha256(path)})
+    val = None
+    if data is not None:
+        x_val, y_val = load_fer_folder(Path(data) / "val", limit=limit)
+
+        def score(model):
+            metrics = classification_metrics(y_val, predict_logits(model, x_val).argmax(1), LABELS)
+            return {k: metrics[k] for k in ("accuracy", "balanced_accuracy", "macro_f1", "per_class_recall")}
+
+        for source, ingredient in zip(sources, ingredients):
+            ingredient["val"] = score(load_checkpoint_model(source))
+        model = load_checkpoint_model(sources[0])
+        model.load_state_dict(soup["model"])
+        val = score(model)
+    out.mkdir(parents=True, exist_ok=True)
+    # train_fer's checkpoint format; a soup has no schedule of its own (its ingredients' reports hold theirs)
+    checkpoint = {"model": soup["model"], "config": {"model": soup["kind"]},
+                  "architecture": soup["architecture"], "seed": None, "epoch": None, "val": val, "soup": ingredients}
+    _atomic(lambda tmp: torch.save(checkpoint, tmp), out / "best.pt")
+    report = {"model": soup["kind"], "architecture": soup["architecture"], "soup": ingredients,
+              "selection": "uniform average of every ingredient (nothing chosen on val)", "best": val}
+    if val is not None:
+        report["best_ingredient_accuracy"] = max(i["val"]["accuracy"] for i in ingredients)
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    return report
