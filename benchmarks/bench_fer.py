@@ -102,7 +102,7 @@ def main() -> int:
               rows))
     print(md)
     # which weights the accuracy columns are of: the card flags tables measured on earlier weights
-    weights = {"fer_weights_sha256": file_sha256(ARTIFACT_DIR / "fer" / "fer.safetensors")}
+    weights = {} if args.candidate else {"fer_weights_sha256": file_sha256(ARTIFACT_DIR / "fer" / "fer.safetensors")}
     paths = write_results("fer-candidates" if args.candidate else "fer",
                           {"benchmark": "fer", "machine_slug": slug, "machine": facts, **weights, "results": records}, md)
     print(f"\nwrote {paths[0]} and {paths[1]}")

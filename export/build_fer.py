@@ -25,6 +25,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from fer_schedule import schedule_text, schedules, soup_config, training_budget
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "edgeaffect" / "models" / "artifacts" / "fer"
@@ -114,6 +115,8 @@ def main() -> int:
         facts["graphs"] = export_form_facts()
         if args.student.exists():
             facts.update(schedules(args.student, facts))
+            if facts.get("soup"):
+                facts["train_config"], facts["soup_differ"] = soup_config(args.student.parent / "report.json")
         (OUT / "metrics.json").write_text(json.dumps(facts, indent=2, default=str) + "\n")
         (OUT / "MODEL_CARD.md").write_text(model_card(facts))
         return 0
@@ -126,6 +129,10 @@ def main() -> int:
 
     OUT.mkdir(parents=True, exist_ok=True)
     shipped_facts = json.loads((OUT / "metrics.json").read_text()) if (OUT / "metrics.json").exists() else {}
+    soup_report = args.student.parent / "report.json"
+    is_soup = soup_report.exists() and "soup" in json.loads(soup_report.read_text())
+    if is_soup:  # checked before anything shipped is overwritten
+        fine_tune_config, differ = soup_config(soup_report)
     state = save_weights(args.student, OUT / "fer.safetensors")
     card = fer_card(OUT.parent)
     register_model(card.__class__(**{**card.__dict__, "artifacts": (("torch-fp32", str(OUT / "fer.safetensors")),)}),
@@ -160,93 +167,18 @@ def main() -> int:
 
     facts = {"parameters": parameter_count(build_student(state["architecture"])),
              "flops_per_face": flops_per_face(state["architecture"]), "graphs": export_form_facts(), "epoch": state["epoch"], "architecture": state["architecture"],
-             "train_config": state["config"], "seed": state["seed"], "exports": exports, "soup": "soup" in state,
+             "train_config": state["config"], "seed": state["seed"], "exports": exports, "soup": is_soup,
              "sizes_bytes": {p.name: p.stat().st_size for p in sorted(OUT.rglob("*")) if p.is_file()},
              "val": {k: {kk: v[kk] for kk in ("n", "accuracy", "balanced_accuracy", "macro_f1", "per_class_recall", "confusion")}
                      for k, v in metrics.items()}}
     facts["training"] = {**facts.get("training", {}), **training_reports(args.runs).get("training", {})}
     facts.update(schedules(args.student, shipped_facts))
-    if facts["soup"]:  # the card describes the fine-tunes' shared settings
-        facts["train_config"] = soup_fine_tune_config(args.student.parent / "report.json") or facts["train_config"]
-        facts["seed"] = [i["seed"] for i in facts["schedule"][-1]["soup"] if "seed" in i]
+    if is_soup:  # the card describes the settings the fine-tunes share
+        facts["train_config"], facts["soup_differ"] = fine_tune_config, differ
     (OUT / "metrics.json").write_text(json.dumps(facts, indent=2, default=str) + "\n")
     (OUT / "MODEL_CARD.md").write_text(model_card(facts))
     print(f"wrote {OUT} (MODEL_CARD.md, metrics.json); rerun after benchmarks/bench_fer.py to add its latency table")
     return 0
-
-
-def schedules(student: Path, shipped_facts: dict) -> dict:
-    """{"schedule", "teacher_schedule"} of the student checkpoint; a soup keeps the shipped
-    student's teacher (its fine-tunes distil from that student, not from a teacher of their own)."""
-    schedule = schedule_of(student, shipped_facts.get("schedule", []))
-    if schedule and "soup" in schedule[-1]:
-        return {"schedule": schedule, "teacher_schedule": shipped_facts.get("teacher_schedule", [])}
-    return {"schedule": schedule, "teacher_schedule": teacher_schedule(student)}
-
-
-def schedule_of(checkpoint: Path, shipped: list[dict] | None = None) -> list[dict]:
-    """The runs that made a checkpoint, oldest first, following each report's `init`.
-    A soup's schedule is `shipped` (the schedule of the shipped weights its fine-tunes
-    started from) and one entry for the soup, naming its ingredients."""
-    report_path = checkpoint.parent / "report.json"
-    if report_path.exists() and "soup" in json.loads(report_path.read_text()):
-        return soup_schedule(report_path, shipped or [])
-    chain = []
-    while report_path.exists():
-        report = json.loads(report_path.read_text())
-        teacher = report.get("teacher") or {}
-        chain.insert(0, {"run": report_path.parent.name, "model": report["model"], "epochs": report["config"]["epochs"],
-                         "lr": report["config"]["lr"], "seed": report["seed"], "teacher": bool(teacher),
-                         "teacher_run": Path(teacher["checkpoint"]).parent.name if teacher else None,
-                         "teacher_val_accuracy": teacher.get("val_accuracy"),
-                         "best_val_accuracy": report["best"]["accuracy"], "best_epoch": report["best"]["epoch"],
-                         "device": report.get("device", "cpu"), "online_teacher": report["config"].get("online_teacher", False)})
-        init = _beside(report_path, report.get("init"))
-        report_path = init.parent / "report.json" if init is not None else Path("/nonexistent")
-    return chain
-
-
-def soup_schedule(report_path: Path, shipped: list[dict]) -> list[dict]:
-    """`shipped` (without any soup entry of an earlier build) and the soup's entry: each
-    ingredient's own run, or the shipped student for an ingredient with no run beside it."""
-    report = json.loads(report_path.read_text())
-    ingredients = []
-    for ingredient in report["soup"]:
-        path = Path(ingredient["path"])
-        own_run = schedule_of(path)[-1:] if (path.parent / "report.json").exists() else []
-        ingredients.append(own_run[0] if own_run else {"run": "the shipped student", "sha256": ingredient["sha256"],
-                                                       "best_val_accuracy": (ingredient.get("val") or {}).get("accuracy")})
-    runs = [i for i in ingredients if "epochs" in i]
-    entry = {"run": report_path.parent.name, "model": report["model"], "soup": ingredients,
-             "epochs": sum(i["epochs"] for i in runs), "device": runs[0]["device"] if runs else "cpu",
-             "best_val_accuracy": report["best"]["accuracy"] if report.get("best") else None}
-    return [r for r in shipped if "soup" not in r] + [entry]
-
-
-def soup_fine_tune_config(report_path: Path) -> dict | None:
-    """The training config the soup's fine-tunes share (from the first one's report), for the card."""
-    for ingredient in json.loads(report_path.read_text()).get("soup", []):
-        run_report = Path(ingredient["path"]).parent / "report.json"
-        if run_report.exists():
-            return json.loads(run_report.read_text())["config"]
-    return None
-
-
-def _beside(report_path: Path, checkpoint: str | None) -> Path | None:
-    """A checkpoint a report names; a relative one is relative to where training ran: the runs folder."""
-    if not checkpoint:
-        return None
-    path = Path(checkpoint)
-    return path if path.is_absolute() else report_path.parent.parent / path
-
-
-def teacher_schedule(student: Path) -> list[dict]:
-    """The schedule of the teacher the student's last run was distilled from."""
-    report_path = student.parent / "report.json"
-    if not report_path.exists():
-        return []
-    teacher = _beside(report_path, (json.loads(report_path.read_text()).get("teacher") or {}).get("checkpoint"))
-    return schedule_of(teacher) if teacher is not None else []
 
 
 # a shallower student (--student-shape depths=1-2-1) started from the shipped one's first blocks per stage,
@@ -317,56 +249,6 @@ def training_reports(runs: Path | None) -> dict:
     return {"training": found} if found else {}
 
 
-def schedule_text(chain: list[dict]) -> str:
-    """One line for the runs of schedule_of(), oldest first."""
-    parts = []
-    for r in chain:
-        if "soup" in r:
-            parts.append(soup_text(r))
-            continue
-        distilled = ""
-        if r["teacher"]:
-            distilled = f", distilled from {r.get('teacher_run') or 'the teacher'}"
-            if r.get("teacher_val_accuracy"):
-                distilled += f" (val {r['teacher_val_accuracy']:.4f})"
-            if r.get("online_teacher"):
-                distilled += ", scoring each augmented view"
-        if r.get("device", "cpu") != "cpu":
-            distilled += f"; on {r['device']}"
-        parts.append(f"{r['epochs']} epochs at peak lr {r['lr']} (seed {r['seed']}{distilled}; "
-                     f"best val {r['best_val_accuracy']:.4f} at epoch {r['best_epoch']}; run {r['run']})")
-    return "; then ".join(parts) or "see metrics.json"
-
-
-def soup_text(entry: dict) -> str:
-    """One schedule step: the uniform average of the shipped student and fine-tunes of it."""
-    items = []
-    for i in entry["soup"]:
-        if "epochs" not in i:
-            items.append("the student above")
-            continue
-        teacher = f", distilled from {i['teacher_run'] or 'the student above'}" if i["teacher"] else ""
-        teacher += ", scoring each augmented view" if i.get("online_teacher") else ""
-        items.append(f"{i['run']} ({i['epochs']} epochs at peak lr {i['lr']}, seed {i['seed']}{teacher}; "
-                     f"its best val {i['best_val_accuracy']:.4f})")
-    score = f": val {entry['best_val_accuracy']:.4f}" if entry.get("best_val_accuracy") is not None else ""
-    return (f"a uniform average of the weights (a model soup, `edgeaffect soup`; run {entry['run']}) of "
-            + ", ".join(items) + f", each fine-tune started from the student above{score}")
-
-
-def training_budget(student_chain: list[dict], teacher_chain: list[dict], last_epochs: int) -> str:
-    """'Trained for N epochs in all (teacher: M), ...' with how many ran on a GPU."""
-    def on_gpu_epochs(chain):
-        return sum(r["epochs"] for r in chain if r.get("device", "cpu") != "cpu")
-
-    total = sum(r["epochs"] for r in student_chain) or last_epochs
-    teacher = sum(r["epochs"] for r in teacher_chain) or 4
-    on_gpu = on_gpu_epochs(student_chain), on_gpu_epochs(teacher_chain)
-    where = (f"{on_gpu[0]} of them (teacher: {on_gpu[1]}) on a lent GPU, the rest on two CPU cores" if any(on_gpu)
-             else "on two CPU cores, no GPU")
-    return f"Trained for {total} epochs in all (teacher: {teacher}), {where}"
-
-
 def latency_table(markdown: Path) -> str:
     """A bench_fer.py table without its title; flagged when it timed other weights than the shipped ones."""
     from edgeaffect.models.registry import file_sha256
@@ -374,7 +256,7 @@ def latency_table(markdown: Path) -> str:
     table = markdown.read_text().split("\n", 2)[2].strip()
     results = markdown.with_suffix(".json")
     timed = json.loads(results.read_text()).get("fer_weights_sha256") if results.exists() else None
-    if timed != file_sha256(OUT / "fer.safetensors"):
+    if timed is not None and timed != file_sha256(OUT / "fer.safetensors"):
         table += ("\n\nThis table timed earlier weights of the same graph: its latencies hold for the shipped"
                   " model, its accuracy columns are those earlier weights'.")
     return table
@@ -405,7 +287,10 @@ def model_card(facts: dict) -> str:
     cfg = facts["train_config"]
     schedule = schedule_text(facts.get("schedule", []))
     if facts.get("soup"):
-        last_run, optimiser = "The soup's fine-tunes: each", " (its epochs, peak lr and seed above)"
+        differ = facts.get("soup_differ") or []
+        last_run = ("Fine-tunes in the soup (each; epochs, peak lr and seed above"
+                    + (f"; they also differ in {', '.join(differ)}, the first one's shown" if differ else "") + "):")
+        optimiser = ""
     else:
         last_run, optimiser = f"Last run: seed {facts['seed']}; {cfg['epochs']} epochs,", f" lr {cfg['lr']}"
     teacher_chain = facts.get("teacher_schedule", [])

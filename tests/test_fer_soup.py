@@ -47,7 +47,7 @@ def test_soup_is_the_float64_mean_of_its_ingredients(rng, tmp_path):
 def test_soup_of_mirrored_perturbations_is_the_start(rng, tmp_path):
     """(w + d) and (w - d) average back to w: what fine-tunes scattered around one start do, in the limit."""
     start = fresh_student(rng)
-    up, down = fresh_student(rng), fresh_student(rng)
+    up, down = SwinSE(TINY).eval(), SwinSE(TINY).eval()  # weights loaded below
     state = start.state_dict()
     deltas = {k: torch.from_numpy(rng.normal(scale=0.05, size=tuple(v.shape)).astype(np.float32))
               for k, v in state.items() if v.is_floating_point()}

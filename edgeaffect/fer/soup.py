@@ -34,17 +34,30 @@ from .train import _atomic, fer_weights_path, load_checkpoint_model, predict_log
 def average_weights(sources: Sequence[str | Path]) -> dict:
     """{"kind", "architecture", "model"} whose tensors are the element-wise
     mean of the sources' (checkpoints, .safetensors or "fer"), computed in
-    float64 and stored in each tensor's own dtype."""
+    float64 and stored in each tensor's own dtype.
+
+    Example:
+        >>> soup = average_weights(["fer", "runs/fer-ft-a/best.pt"])        # doctest: +SKIP
+        >>> sorted(soup)                                                    # doctest: +SKIP
+        ['architecture', 'kind', 'model']
+    """
     if len(sources) < 2:
         raise ValueError(f"a soup needs at least two checkpoints, got {len(sources)}")
     ingredients = [read_fer_weights(s) for s in sources]
     first = ingredients[0]
     for source, ingredient in zip(sources[1:], ingredients[1:]):
-        if ingredient["kind"] != first["kind"] or ingredient["architecture"] != first["architecture"]:
-            raise ValueError(f"{source} is a {ingredient['kind']} of another shape than {sources[0]}: only fine-tunes "
-                             "of the same model (same architecture, same starting weights) average into a soup")
-        if ingredient["model"].keys() != first["model"].keys():
-            raise ValueError(f"{source} has other tensors than {sources[0]}")
+        if ingredient["kind"] != first["kind"]:
+            raise ValueError(f"{source} is a {ingredient['kind']} and {sources[0]} a {first['kind']}: a soup averages "
+                             "fine-tunes of one model")
+        differ = sorted(k for k in {**first["architecture"], **ingredient["architecture"]}
+                        if first["architecture"].get(k) != ingredient["architecture"].get(k))
+        if differ:
+            raise ValueError(f"{source} and {sources[0]} differ in {', '.join(differ)}: only fine-tunes of the same "
+                             "architecture (and the same starting weights) average into a soup")
+        missing = sorted(first["model"].keys() ^ ingredient["model"].keys())
+        if missing:
+            raise ValueError(f"{source} and {sources[0]} hold different tensors ({', '.join(missing[:3])}...): pass the "
+                             "training checkpoints (best.pt) of fine-tunes of one model")
     averaged = {}
     for name, tensor in first["model"].items():
         total = sum(ingredient["model"][name].double() for ingredient in ingredients)
@@ -52,20 +65,50 @@ def average_weights(sources: Sequence[str | Path]) -> dict:
     return {"kind": first["kind"], "architecture": first["architecture"], "model": averaged}
 
 
+def starting_point(path: Path) -> Optional[dict]:
+    """The weights a train_fer run started from (its report's `init`): path, sha256, and whether
+    they were the shipped `fer` weights; None for weights with no run report beside them."""
+    report = path.parent / "report.json"
+    init = json.loads(report.read_text()).get("init") if report.is_file() else None
+    if init is None:
+        return None
+    # the shipped weights of this or another install (a run records the path its package had)
+    shipped = Path(init).name == "fer.safetensors" and Path(init).parent.parent.name == "artifacts"
+    return {"path": str(init), "sha256": file_sha256(init) if Path(init).is_file() else None, "shipped": shipped}
+
+
+def ingredient_facts(sources: Sequence[str | Path], out: Path) -> tuple[list[dict], Optional[dict]]:
+    """Each ingredient's path and sha256, and the start the fine-tunes share. Refuses an --out
+    that holds an ingredient and fine-tunes of different starts."""
+    ingredients, starts = [], {}
+    for source in sources:
+        path = fer_weights_path(source).resolve()  # the sha256 names it even after a build overwrites the shipped weights
+        if path.parent == out.resolve():
+            raise ValueError(f"--out {out} holds the ingredient {path}: write the soup to a new folder, e.g. runs/fer-soup")
+        ingredients.append({"source": str(source), "path": str(path), "sha256": file_sha256(path)})
+        start = starting_point(path)
+        if start is not None:
+            starts.setdefault("shipped" if start["shipped"] else start["sha256"] or start["path"], start)
+    if len(starts) > 1:
+        raise ValueError("the fine-tunes started from different weights (" + ", ".join(s["path"] for s in starts.values())
+                         + "): averaging models from different starts does not make a good model")
+    return ingredients, next(iter(starts.values()), None)
+
+
 def make_soup(sources: Sequence[str | Path], out: str | Path, data: Optional[str | Path] = None,
               limit: Optional[int] = None) -> dict:
     """Averages `sources` into out/best.pt (a train_fer checkpoint, so `--init`,
     `--teacher`, `load_checkpoint_model` and export/build_fer.py take it) and
-    writes out/report.json. With `data` (a folder with val/), the soup and
-    each ingredient are scored on data/val and the report says which is best."""
+    writes out/report.json. With `data` (a folder with val/<class>/), the soup
+    and each ingredient are scored on data/val (at most `limit` faces per class)
+    and the report gives the best ingredient's accuracy beside the soup's."""
     from ..evaluation.metrics import classification_metrics
 
     out = Path(out)
+    if data is not None and not (Path(data) / "val").is_dir():
+        raise FileNotFoundError(f"{Path(data) / 'val'} is missing: --data must hold val/<class>/ folders")
+    ingredients, start = ingredient_facts(sources, out)
     soup = average_weights(sources)
-    ingredients = []
-    for source in sources:
-        path = fer_weights_path(source).resolve()  # the sha256 names it even after a build overwrites the shipped weights
-        ingredients.append({"source": str(source), "path": str(path), "sha256": file_sha256(path)})
     val = None
     if data is not None:
         x_val, y_val = load_fer_folder(Path(data) / "val", limit=limit)
@@ -81,10 +124,10 @@ def make_soup(sources: Sequence[str | Path], out: str | Path, data: Optional[str
         val = score(model)
     out.mkdir(parents=True, exist_ok=True)
     # train_fer's checkpoint format; a soup has no schedule of its own (its ingredients' reports hold theirs)
-    checkpoint = {"model": soup["model"], "config": {"model": soup["kind"]},
-                  "architecture": soup["architecture"], "seed": None, "epoch": None, "val": val, "soup": ingredients}
+    checkpoint = {"model": soup["model"], "config": {"model": soup["kind"]}, "architecture": soup["architecture"],
+                  "seed": None, "epoch": "soup", "val": val, "soup": ingredients, "start": start}
     _atomic(lambda tmp: torch.save(checkpoint, tmp), out / "best.pt")
-    report = {"model": soup["kind"], "architecture": soup["architecture"], "soup": ingredients,
+    report = {"model": soup["kind"], "architecture": soup["architecture"], "soup": ingredients, "start": start,
               "selection": "uniform average of every ingredient (nothing chosen on val)", "best": val}
     if val is not None:
         report["best_ingredient_accuracy"] = max(i["val"]["accuracy"] for i in ingredients)

@@ -22,6 +22,7 @@ def file_sha256(path: str | Path) -> str:
             digest.update(block)
     return digest.hexdigest()
 
+
 _lock = threading.RLock()
 _cards: dict[str, ModelCard] = {}
 _zoo_loaded = False

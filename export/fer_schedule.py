@@ -1,0 +1,184 @@
+"""The training history of a FER checkpoint, read from the run reports that
+`edgeaffect train fer` and `edgeaffect soup` write, and its one-line form
+for the model card (export/build_fer.py).
+
+A run's report names the weights it started from (`init`) and its teacher;
+following `init` back gives the schedule, oldest run first. A soup's report
+names its ingredients and the start its fine-tunes share.
+
+Example:
+    >>> from fer_schedule import schedule_of, schedule_text          # doctest: +SKIP
+    >>> print(schedule_text(schedule_of(Path("runs/fer-soup/best.pt"), shipped=[])))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+# settings the fine-tunes of one soup may differ in; the card lists them per fine-tune
+PER_RUN_SETTINGS = ("epochs", "lr", "seed")
+
+
+def schedules(student: Path, shipped_facts: dict) -> dict:
+    """{"schedule", "teacher_schedule"} of the student checkpoint. `shipped_facts` are the
+    metrics.json of the shipped model: a soup of fine-tunes of the shipped student continues
+    its schedule and keeps its teacher (the fine-tunes distil from that student)."""
+    schedule = schedule_of(student, shipped_facts.get("schedule", []))
+    start = _soup_start(student)
+    if start is not False and (start is None or start["shipped"]):
+        return {"schedule": schedule, "teacher_schedule": shipped_facts.get("teacher_schedule", [])}
+    return {"schedule": schedule, "teacher_schedule": teacher_schedule(Path(start["path"]) if start else student)}
+
+
+def _soup_start(checkpoint: Path):
+    """False when `checkpoint` is not a soup; else the start its fine-tunes share (None when unknown)."""
+    report_path = checkpoint.parent / "report.json"
+    if not report_path.exists():
+        return False
+    report = json.loads(report_path.read_text())
+    return report.get("start") if "soup" in report else False
+
+
+def schedule_of(checkpoint: Path, shipped: list[dict] | None = None) -> list[dict]:
+    """The runs that made a checkpoint, oldest first, following each report's `init`;
+    a soup on the way contributes one entry (soup_entry) and the schedule of its start."""
+    chain, report_path = [], checkpoint.parent / "report.json"
+    while report_path.exists():
+        report = json.loads(report_path.read_text())
+        if "soup" in report:
+            return soup_schedule(report_path, shipped or []) + chain
+        teacher = report.get("teacher") or {}
+        chain.insert(0, {"run": report_path.parent.name, "model": report["model"], "epochs": report["config"]["epochs"],
+                         "lr": report["config"]["lr"], "seed": report["seed"], "teacher": bool(teacher),
+                         "teacher_run": Path(teacher["checkpoint"]).parent.name if teacher else None,
+                         "teacher_val_accuracy": teacher.get("val_accuracy"),
+                         "best_val_accuracy": report["best"]["accuracy"], "best_epoch": report["best"]["epoch"],
+                         "device": report.get("device", "cpu"), "online_teacher": report["config"].get("online_teacher", False)})
+        init = _beside(report_path, report.get("init"))
+        report_path = init.parent / "report.json" if init is not None else Path("/nonexistent")
+    return chain
+
+
+def soup_schedule(report_path: Path, shipped: list[dict]) -> list[dict]:
+    """The schedule of the soup's start and the soup's own entry. The start is the shipped
+    student (`shipped`, its schedule, less any earlier build of this same soup) or a run."""
+    report = json.loads(report_path.read_text())
+    start = report.get("start")
+    if start is None or start["shipped"]:
+        before = [r for r in shipped if r.get("run") != report_path.parent.name]
+    else:
+        before = schedule_of(Path(start["path"]), shipped)
+    return before + [soup_entry(report_path, report)]
+
+
+def soup_entry(report_path: Path, report: dict) -> dict:
+    """One schedule step for a soup: each ingredient's own last run (or the start itself)."""
+    ingredients = []
+    for ingredient in report["soup"]:
+        path = Path(ingredient["path"])
+        own = _last_run(path)
+        ingredients.append(own or {"run": "the start", "sha256": ingredient["sha256"],
+                                   "best_val_accuracy": (ingredient.get("val") or {}).get("accuracy")})
+    runs = [i for i in ingredients if "epochs" in i]
+    return {"run": report_path.parent.name, "model": report["model"], "soup": ingredients,
+            "epochs": sum(i["epochs"] for i in runs),
+            "gpu_epochs": sum(i.get("gpu_epochs", i["epochs"] if i.get("device", "cpu") != "cpu" else 0) for i in runs),
+            "best_val_accuracy": report["best"]["accuracy"] if report.get("best") else None}
+
+
+def _last_run(checkpoint: Path) -> dict | None:
+    """The entry of the run (or soup) that wrote `checkpoint`, or None when no report is beside it."""
+    report_path = checkpoint.parent / "report.json"
+    if not report_path.exists():
+        return None
+    report = json.loads(report_path.read_text())
+    if "soup" in report:
+        return soup_entry(report_path, report)
+    return schedule_of(checkpoint)[-1]
+
+
+def soup_config(report_path: Path) -> tuple[dict, list[str]]:
+    """The training config the soup's fine-tunes share and the settings (beyond epochs, lr
+    and seed) in which they differ; raises when no fine-tune's run report is found."""
+    configs = []
+    for ingredient in json.loads(report_path.read_text())["soup"]:
+        run_report = Path(ingredient["path"]).parent / "report.json"
+        if run_report.exists() and "config" in json.loads(run_report.read_text()):
+            configs.append(json.loads(run_report.read_text())["config"])
+    if not configs:
+        raise FileNotFoundError(f"no ingredient of the soup {report_path.parent} has its run's report.json beside it: "
+                                "keep the fine-tunes' run folders where `edgeaffect soup` found them")
+    keys = sorted({k for c in configs for k in c} - set(PER_RUN_SETTINGS))
+    differ = [k for k in keys if len({json.dumps(c.get(k)) for c in configs}) > 1]
+    return configs[0], differ
+
+
+def _beside(report_path: Path, checkpoint: str | None) -> Path | None:
+    """A checkpoint a report names; a relative one is relative to where training ran: the runs folder."""
+    if not checkpoint:
+        return None
+    path = Path(checkpoint)
+    return path if path.is_absolute() else report_path.parent.parent / path
+
+
+def teacher_schedule(student: Path) -> list[dict]:
+    """The schedule of the teacher the student's last run was distilled from."""
+    report_path = student.parent / "report.json"
+    if not report_path.exists():
+        return []
+    teacher = _beside(report_path, (json.loads(report_path.read_text()).get("teacher") or {}).get("checkpoint"))
+    return schedule_of(teacher) if teacher is not None else []
+
+
+def schedule_text(chain: list[dict]) -> str:
+    """One line for the runs of schedule_of(), oldest first."""
+    parts = []
+    for r in chain:
+        if "soup" in r:
+            parts.append(soup_text(r))
+            continue
+        distilled = ""
+        if r["teacher"]:
+            distilled = f", distilled from {r.get('teacher_run') or 'the teacher'}"
+            if r.get("teacher_val_accuracy"):
+                distilled += f" (val {r['teacher_val_accuracy']:.4f})"
+            if r.get("online_teacher"):
+                distilled += ", scoring each augmented view"
+        if r.get("device", "cpu") != "cpu":
+            distilled += f"; on {r['device']}"
+        parts.append(f"{r['epochs']} epochs at peak lr {r['lr']} (seed {r['seed']}{distilled}; "
+                     f"best val {r['best_val_accuracy']:.4f} at epoch {r['best_epoch']}; run {r['run']})")
+    return "; then ".join(parts) or "see metrics.json"
+
+
+def soup_text(entry: dict) -> str:
+    """One schedule step: the uniform average of fine-tunes of one start (and the start)."""
+    items = []
+    for i in entry["soup"]:
+        if "soup" in i:
+            items.append(f"the soup {i['run']}")
+        elif "epochs" not in i:
+            items.append("the start itself")
+        else:
+            teacher = f", distilled from {i['teacher_run'] or 'the start'}" if i["teacher"] else ""
+            teacher += ", scoring each augmented view" if i.get("online_teacher") else ""
+            items.append(f"{i['run']} ({i['epochs']} epochs at peak lr {i['lr']}, seed {i['seed']}{teacher}; "
+                         f"its best val {i['best_val_accuracy']:.4f})")
+    score = f": val {entry['best_val_accuracy']:.4f}" if entry.get("best_val_accuracy") is not None else ""
+    return (f"a uniform average of the weights (a model soup, `edgeaffect soup`; run {entry['run']}) of "
+            + ", ".join(items) + f", the fine-tunes each started from the weights before this step{score}")
+
+
+def training_budget(student_chain: list[dict], teacher_chain: list[dict], last_epochs: int) -> str:
+    """'Trained for N epochs in all (teacher: M), ...' with how many ran on a GPU."""
+    def on_gpu_epochs(chain):
+        return sum(r["gpu_epochs"] if "gpu_epochs" in r else r["epochs"] if r.get("device", "cpu") != "cpu" else 0
+                   for r in chain)
+
+    total = sum(r["epochs"] for r in student_chain) or last_epochs
+    teacher = sum(r["epochs"] for r in teacher_chain) or 4
+    on_gpu = on_gpu_epochs(student_chain), on_gpu_epochs(teacher_chain)
+    where = (f"{on_gpu[0]} of them (teacher: {on_gpu[1]}) on a lent GPU, the rest on two CPU cores" if any(on_gpu)
+             else "on two CPU cores, no GPU")
+    return f"Trained for {total} epochs in all (teacher: {teacher}), {where}"

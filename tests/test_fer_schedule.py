@@ -1,0 +1,101 @@
+"""The FER model card's training history (export/fer_schedule.py) through
+fine-tunes and soups, on run folders laid out as `edgeaffect train fer` and
+`edgeaffect soup` write them (tiny real checkpoints, made-up scores)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+torch = pytest.importorskip("torch", reason="soups average torch checkpoints (pip install '.[test]')")
+
+from conftest import PROJECT_ROOT  # noqa: E402
+from edgeaffect.fer.model import SwinSE, SwinSEConfig  # noqa: E402
+from edgeaffect.fer.soup import make_soup  # noqa: E402
+
+sys.path.insert(0, str(PROJECT_ROOT / "export"))
+from fer_schedule import schedule_of, schedule_text, schedules, soup_config, training_budget  # noqa: E402
+
+TINY = SwinSEConfig(stem=8, dim=8, depths=(1, 1, 1), heads=(1, 1, 2))
+CONFIG = {"model": "student", "epochs": 3, "batch_size": 128, "lr": 2e-4, "alpha": 0.7, "temperature": 4.0,
+          "online_teacher": True}
+
+
+def fake_run(folder, init, seed, lr=2e-4, device="cpu", accuracy=0.6, **config):
+    """A run folder: a tiny best.pt and the report.json train_fer would write for it."""
+    folder.mkdir(parents=True)
+    torch.manual_seed(seed)
+    model = SwinSE(TINY)
+    torch.save({"model": model.state_dict(), "config": {"model": "student"}, "architecture": TINY.as_dict(),
+                "seed": seed, "epoch": 3}, folder / "best.pt")
+    report = {"model": "student", "seed": seed, "config": {**CONFIG, "lr": lr, **config}, "device": device,
+              "best": {"epoch": 3, "accuracy": accuracy, "macro_f1": accuracy - 0.03}, "init": str(init),
+              "teacher": {"checkpoint": "fer", "val_accuracy": 0.64}}
+    (folder / "report.json").write_text(json.dumps(report))
+    return folder / "best.pt"
+
+
+@pytest.fixture
+def runs(tmp_path):
+    """A shipped start (artifacts/fer/fer.safetensors of some install) and two fine-tunes of it."""
+    shipped = tmp_path / "site" / "artifacts" / "fer" / "fer.safetensors"
+    shipped.parent.mkdir(parents=True)
+    shipped.write_bytes(b"the shipped weights")
+    a = fake_run(tmp_path / "runs" / "ft-a", shipped, seed=1, accuracy=0.61)
+    b = fake_run(tmp_path / "runs" / "ft-b", shipped, seed=2, lr=1e-4, device="cuda (H100)", accuracy=0.62, alpha=0.5)
+    return tmp_path / "runs", shipped, a, b
+
+
+SHIPPED_SCHEDULE = [{"run": "fer-student-kd", "model": "student", "epochs": 10, "lr": 2e-3, "seed": 1, "teacher": True,
+                     "teacher_run": "fer-teacher", "best_val_accuracy": 0.6, "best_epoch": 9, "device": "cpu"}]
+
+
+def test_soup_of_shipped_fine_tunes_continues_the_shipped_schedule(runs):
+    folder, _, a, b = runs
+    report = make_soup([a, b], folder / "fer-soup")
+    assert report["start"]["shipped"]
+    chain = schedule_of(folder / "fer-soup" / "best.pt", SHIPPED_SCHEDULE)
+    assert [r["run"] for r in chain] == ["fer-student-kd", "fer-soup"]
+    assert [i["run"] for i in chain[-1]["soup"]] == ["ft-a", "ft-b"]
+    assert chain[-1]["epochs"] == 6 and chain[-1]["gpu_epochs"] == 3  # only ft-b ran on a GPU
+    text = schedule_text(chain)
+    assert "a uniform average of the weights" in text and "ft-a (3 epochs at peak lr 0.0002, seed 1" in text
+    assert training_budget(chain, [], 3).startswith("Trained for 16 epochs in all (teacher: 4), 3 of them")
+    # a rebuild reads the schedule back from metrics.json, soup included: the soup appears once
+    assert schedule_of(folder / "fer-soup" / "best.pt", chain) == chain
+    facts = schedules(folder / "fer-soup" / "best.pt", {"schedule": SHIPPED_SCHEDULE, "teacher_schedule": ["kept"]})
+    assert facts["teacher_schedule"] == ["kept"]  # the fine-tunes distilled from the shipped student
+
+
+def test_runs_after_a_soup_and_soups_of_soups(runs):
+    folder, _, a, b = runs
+    make_soup([a, b], folder / "fer-soup")
+    c = fake_run(folder / "ft-c", folder / "fer-soup" / "best.pt", seed=3)
+    chain = schedule_of(c, SHIPPED_SCHEDULE)
+    assert [r["run"] for r in chain] == ["fer-student-kd", "fer-soup", "ft-c"]
+    d = fake_run(folder / "ft-d", folder / "fer-soup" / "best.pt", seed=4)
+    make_soup([folder / "fer-soup" / "best.pt", c, d], folder / "fer-soup-2")
+    chain = schedule_of(folder / "fer-soup-2" / "best.pt", SHIPPED_SCHEDULE)
+    assert [r["run"] for r in chain] == ["fer-student-kd", "fer-soup", "fer-soup-2"]
+    assert "the soup fer-soup, ft-c (3 epochs" in schedule_text(chain)
+
+
+def test_soup_config_names_settings_the_fine_tunes_differ_in(runs):
+    folder, _, a, b = runs
+    make_soup([a, b], folder / "fer-soup")
+    config, differ = soup_config(folder / "fer-soup" / "report.json")
+    assert config["batch_size"] == 128 and differ == ["alpha"]  # lr and seed differ by design, not listed
+
+
+def test_soup_refuses_an_out_folder_holding_an_ingredient_and_mixed_starts(runs, tmp_path):
+    folder, _, a, b = runs
+    with pytest.raises(ValueError, match="new folder"):
+        make_soup([a, b], folder / "ft-a")
+    other = tmp_path / "other.pt"
+    other.write_bytes(b"other weights")
+    e = fake_run(folder / "ft-e", other, seed=5)
+    with pytest.raises(ValueError, match="different weights"):
+        make_soup([a, e], folder / "mixed")
+    assert not (folder / "mixed").exists()
