@@ -25,6 +25,14 @@ def save_checkpoint(model: SwinSE, path) -> str:
     return str(path)
 
 
+def save_safetensors(model: SwinSE, path) -> str:
+    """`model` as exported weights: safetensors with the architecture in the metadata (lists, not tuples)."""
+    from safetensors.torch import save_file
+
+    save_file(dict(model.state_dict()), str(path), metadata={"architecture": json.dumps(model.cfg.as_dict())})
+    return str(path)
+
+
 def fresh_student(rng, config: SwinSEConfig = TINY) -> SwinSE:
     torch.manual_seed(int(rng.integers(1 << 31)))
     return SwinSE(config).eval()
@@ -32,7 +40,8 @@ def fresh_student(rng, config: SwinSEConfig = TINY) -> SwinSE:
 
 def test_soup_is_the_float64_mean_of_its_ingredients(rng, tmp_path):
     models = [fresh_student(rng) for _ in range(3)]
-    paths = [save_checkpoint(m, tmp_path / f"{i}.pt") for i, m in enumerate(models)]
+    paths = [save_checkpoint(m, tmp_path / f"{i}.pt") for i, m in enumerate(models[:2])]
+    paths.append(save_safetensors(models[2], tmp_path / "2.safetensors"))  # exported weights mix with checkpoints
     soup = average_weights(paths)
     assert soup["kind"] == "student" and soup["architecture"] == TINY.as_dict()
     for name, tensor in soup["model"].items():

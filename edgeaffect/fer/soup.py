@@ -49,8 +49,9 @@ def average_weights(sources: Sequence[str | Path]) -> dict:
         if ingredient["kind"] != first["kind"]:
             raise ValueError(f"{source} is a {ingredient['kind']} and {sources[0]} a {first['kind']}: a soup averages "
                              "fine-tunes of one model")
-        differ = sorted(k for k in {**first["architecture"], **ingredient["architecture"]}
-                        if first["architecture"].get(k) != ingredient["architecture"].get(k))
+        # json round trips: a checkpoint holds tuples where safetensors metadata holds lists
+        have, want = (json.loads(json.dumps(w["architecture"])) for w in (first, ingredient))
+        differ = sorted(k for k in {**have, **want} if have.get(k) != want.get(k))
         if differ:
             raise ValueError(f"{source} and {sources[0]} differ in {', '.join(differ)}: only fine-tunes of the same "
                              "architecture (and the same starting weights) average into a soup")
