@@ -171,7 +171,8 @@ def main() -> int:
              "sizes_bytes": {p.name: p.stat().st_size for p in sorted(OUT.rglob("*")) if p.is_file()},
              "val": {k: {kk: v[kk] for kk in ("n", "accuracy", "balanced_accuracy", "macro_f1", "per_class_recall", "confusion")}
                      for k, v in metrics.items()}}
-    facts["training"] = {**facts.get("training", {}), **training_reports(args.runs).get("training", {})}
+    # runs found now are added to (or replace) those the shipped card quoted: old run folders may be gone
+    facts["training"] = {**shipped_facts.get("training", {}), **training_reports(args.runs).get("training", {})}
     facts.update(schedules(args.student, shipped_facts))
     if is_soup:  # the card describes the settings the fine-tunes share
         facts["train_config"], facts["soup_differ"] = fine_tune_config, differ
@@ -218,15 +219,23 @@ def _spread(run: dict) -> str:
     return f"{min(scores):.4f}-{max(scores):.4f}"
 
 
-def born_again_text(training: dict) -> str:
+def born_again_text(training: dict, soup_runs: frozenset = frozenset()) -> str:
+    """The born-again and SAM fine-tunes; `soup_runs` are the runs the shipped soup averages."""
     run = training.get(BORN_AGAIN_RUN)
     if run is None:
         return ""
-    text = (f" Self-distilling this student from itself (born-again: `--init fer --teacher fer --online-teacher`,"
-            f" {run['config']['epochs']} CPU epochs at lr {run['config']['lr']:g}, run {BORN_AGAIN_RUN}) reached"
-            f" {run['best']['accuracy']:.4f} (macro-F1 {run['best']['macro_f1']:.4f}) at its best epoch, chosen on the"
-            f" same val split; its epochs spread over {_spread(run)}, so the gain is within selection noise and it was"
-            f" not shipped.")
+    if BORN_AGAIN_RUN in soup_runs:
+        text = (f" Alone, the soup's fine-tunes stayed within selection noise of the student they started from:"
+                f" self-distilling it from itself (born-again: `--init fer --teacher fer --online-teacher`,"
+                f" {run['config']['epochs']} CPU epochs at lr {run['config']['lr']:g}, run {BORN_AGAIN_RUN}) reached"
+                f" {run['best']['accuracy']:.4f} (macro-F1 {run['best']['macro_f1']:.4f}) at its best epoch, its epochs"
+                f" spreading over {_spread(run)}.")
+    else:
+        text = (f" Self-distilling this student from itself (born-again: `--init fer --teacher fer --online-teacher`,"
+                f" {run['config']['epochs']} CPU epochs at lr {run['config']['lr']:g}, run {BORN_AGAIN_RUN}) reached"
+                f" {run['best']['accuracy']:.4f} (macro-F1 {run['best']['macro_f1']:.4f}) at its best epoch, chosen on"
+                f" the same val split; its epochs spread over {_spread(run)}, so the gain is within selection noise and"
+                f" it was not shipped.")
     sam = training.get(SAM_RUN)
     if sam is not None:
         text += (f" The same schedule with sharpness-aware minimisation, the seed paper's optimiser (`--sam-rho"
@@ -286,6 +295,8 @@ def model_card(facts: dict) -> str:
                       if not name.endswith((".json", ".png", ".md")))
     cfg = facts["train_config"]
     schedule = schedule_text(facts.get("schedule", []))
+    last = (facts.get("schedule") or [{}])[-1]
+    soup_runs = frozenset(i["run"] for i in last.get("soup", []))
     if facts.get("soup"):
         differ = facts.get("soup_differ") or []
         last_run = ("Fine-tunes in the soup (each; epochs, peak lr and seed above"
@@ -376,7 +387,7 @@ slower than fp32, and ONNX Runtime fp32 is the fastest backend there. ONNX Runti
   below 1 ms needs a student with fewer FLOPs and fewer blocks, trained anew: untrained candidate shapes timed
   side by side (`benchmarks/results/fer-shapes-*.md`) take 0.70x this shape's time with `--student-shape
   depths=1-2-1` (38.6 MFLOPs) and 0.54x with `dim=32,stem=24,heads=1-2-4,depths=1-2-1` (18.6 MFLOPs), OpenVINO
-  INT8 at batch 1; their accuracy is what longer (GPU) schedules must show.{shallow_student_text(training)}{born_again_text(training)}
+  INT8 at batch 1; their accuracy is what longer (GPU) schedules must show.{shallow_student_text(training)}{born_again_text(training, soup_runs)}
 - FER2013 faces are frontal-ish, grey, low resolution, with noisy labels; disgust has 436 training images.
 - Expression is not emotion: the model labels facial configurations, not inner states.
 """
