@@ -78,8 +78,9 @@ def soup_entry(report_path: Path, report: dict) -> dict:
     for ingredient in report["soup"]:
         path = Path(ingredient["path"])
         own = _last_run(path)
-        ingredients.append(own or {"run": "the start", "sha256": ingredient["sha256"],
-                                   "best_val_accuracy": (ingredient.get("val") or {}).get("accuracy")})
+        ingredients.append({**(own or {"run": "the start", "sha256": ingredient["sha256"],
+                                        "best_val_accuracy": (ingredient.get("val") or {}).get("accuracy")}),
+                            "soup_gain": ingredient.get("soup_gain")})
     runs = [i for i in ingredients if "epochs" in i]
     return {"run": report_path.parent.name, "model": report["model"], "soup": ingredients,
             "epochs": sum(i["epochs"] for i in runs),
@@ -159,7 +160,10 @@ def soup_text(entry: dict) -> str:
         if "soup" in i:
             items.append(f"the soup {i['run']}")
         elif "epochs" not in i:
-            items.append("the start itself")
+            gain = i.get("soup_gain")
+            items.append("the model before this step (the start" + (
+                f"; the soup's gain over it: {100 * gain['gain']:+.2f} points, 95% paired-bootstrap interval "
+                f"{100 * gain['ci95'][0]:+.2f} to {100 * gain['ci95'][1]:+.2f}" if gain else "") + ")")
         else:
             teacher = f", distilled from {i['teacher_run'] or 'the start'}" if i["teacher"] else ""
             teacher += ", scoring each augmented view" if i.get("online_teacher") else ""

@@ -23,6 +23,7 @@ MODULES = [
     "edgeaffect.faces.tracker",
     "edgeaffect.faces.crop",
     "edgeaffect.fer.model",
+    "edgeaffect.fer.soup",
     "edgeaffect.bench.ceilings",
     "edgeaffect.bench.machine",
     "edgeaffect.bench.timing",

@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch", reason="soups average torch checkpoints (pi
 
 from conftest import data_path  # noqa: E402
 from edgeaffect.fer.model import SwinSE, SwinSEConfig  # noqa: E402
-from edgeaffect.fer.soup import average_weights, make_soup  # noqa: E402
+from edgeaffect.fer.soup import average_weights, make_soup, paired_gain  # noqa: E402
 from edgeaffect.fer.train import load_checkpoint_model, read_fer_weights  # noqa: E402
 
 TINY = SwinSEConfig(stem=8, dim=8, depths=(1, 1, 1), heads=(1, 1, 2))
@@ -86,6 +86,20 @@ def test_soup_refuses_one_ingredient_and_mixed_shapes(rng, tmp_path):
         average_weights([a, tmp_path / "missing.pt"])
 
 
+def test_paired_gain_is_the_mean_difference_with_a_bootstrap_interval(rng):
+    n = 3001  # odd, about the size of a val split
+    other = rng.random(n) < 0.6
+    soup = np.where(rng.random(n) < 0.1, ~other, other)  # flips a tenth of the answers
+    result = paired_gain(soup, other)
+    diff = soup.astype(np.float64) - other
+    assert result["gain"] == pytest.approx(diff.mean(), abs=1e-15)
+    low, high = result["ci95"]
+    assert low <= result["gain"] <= high
+    # the normal approximation's interval: 2 x 1.96 standard errors of the mean difference
+    assert high - low == pytest.approx(2 * 1.96 * diff.std() / np.sqrt(n), rel=0.15)
+    assert paired_gain(other, other) == {"gain": 0.0, "ci95": [0.0, 0.0]}
+
+
 @pytest.mark.data
 def test_soup_of_the_shipped_student_scores_on_real_faces(tmp_path):
     """The shipped student souped with itself stays itself on real val faces; every ingredient is scored."""
@@ -95,3 +109,4 @@ def test_soup_of_the_shipped_student_scores_on_real_faces(tmp_path):
     assert report["best"] == fer  # identical weights average to identical scores
     assert report["best"]["accuracy"] > 0.3  # seven classes: chance is about 0.14 on this balanced sample
     assert report["best_ingredient_accuracy"] == fer["accuracy"]
+    assert report["soup"][1]["soup_gain"] == {"gain": 0.0, "ci95": [0.0, 0.0]}
