@@ -505,7 +505,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("soup", help="fer: average the weights of fine-tunes of one model into one (a model soup)")
     p.add_argument("checkpoints", nargs="+",
-                   help="two or more fine-tunes of the same start: best.pt, .safetensors, or 'fer' (the shipped student)")
+                   help="two or more fine-tunes of the same start: best.pt, .safetensors, or 'fer' (the student shipped "
+                        "now: once a build has shipped a soup, 'fer' is that soup)")
     p.add_argument("--out", required=True, help="folder for best.pt (a checkpoint build_fer.py and --init take) and report.json")
     p.add_argument("--data", help="folder with val/: score the soup and each ingredient there")
     p.set_defaults(func=_cmd_soup)

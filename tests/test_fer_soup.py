@@ -4,13 +4,15 @@ against a float64 reference, the refusals, and the written checkpoint."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch", reason="soups average torch checkpoints (pip install '.[test]')")
 
-from conftest import data_path  # noqa: E402
+from conftest import OUTSIDE_SOURCE, data_path  # noqa: E402
 from edgeaffect.fer.model import SwinSE, SwinSEConfig  # noqa: E402
 from edgeaffect.fer.soup import average_weights, make_soup, paired_gain  # noqa: E402
 from edgeaffect.fer.train import load_checkpoint_model, read_fer_weights  # noqa: E402
@@ -98,6 +100,18 @@ def test_paired_gain_is_the_mean_difference_with_a_bootstrap_interval(rng):
     # the normal approximation's interval: 2 x 1.96 standard errors of the mean difference
     assert high - low == pytest.approx(2 * 1.96 * diff.std() / np.sqrt(n), rel=0.15)
     assert paired_gain(other, other) == {"gain": 0.0, "ci95": [0.0, 0.0]}
+
+
+def test_soup_cli_writes_the_soup_and_explains_a_refusal(rng, tmp_path):
+    a, b = (save_checkpoint(fresh_student(rng), tmp_path / f"{name}.pt") for name in "ab")
+    done = subprocess.run([sys.executable, "-m", "edgeaffect", "soup", a, b, "--out", str(tmp_path / "soup")],
+                          capture_output=True, text=True, cwd=OUTSIDE_SOURCE, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("soup of 2 checkpoints") and (tmp_path / "soup" / "best.pt").is_file()
+    done = subprocess.run([sys.executable, "-m", "edgeaffect", "soup", a, "--out", str(tmp_path / "one")],
+                          capture_output=True, text=True, cwd=OUTSIDE_SOURCE, check=False)
+    assert done.returncode == 2 and "a soup needs at least two checkpoints" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 @pytest.mark.data
