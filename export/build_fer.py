@@ -266,8 +266,8 @@ def latency_table(markdown: Path) -> str:
     results = markdown.with_suffix(".json")
     timed = json.loads(results.read_text()).get("fer_weights_sha256") if results.exists() else None
     if timed is not None and timed != file_sha256(OUT / "fer.safetensors"):
-        table += ("\n\nThis table timed earlier weights of the same graph: its latencies hold for the shipped"
-                  " model, its accuracy columns are those earlier weights'.")
+        table += ("\n\nThis table timed earlier weights of the shipped graph's structure and was not re-timed"
+                  " since; its accuracy columns are those earlier weights'.")
     return table
 
 
@@ -297,10 +297,13 @@ def model_card(facts: dict) -> str:
     schedule = schedule_text(facts.get("schedule", []))
     last = (facts.get("schedule") or [{}])[-1]
     soup_runs = frozenset(i["run"] for i in last.get("soup", []))
+    shallow = shallow_student_text(training)
+    if soup_runs:  # these runs started from the student the soup has since replaced
+        shallow = shallow.replace("this student", "the student before the soup")
     if facts.get("soup"):
         differ = facts.get("soup_differ") or []
         last_run = ("Fine-tunes in the soup (each; epochs, peak lr and seed above"
-                    + (f"; they also differ in {', '.join(differ)}, the first one's shown" if differ else "") + "):")
+                    + (f"; they also differ in {'; '.join(differ)}" if differ else "") + "):")
         optimiser = ""
     else:
         last_run, optimiser = f"Last run: seed {facts['seed']}; {cfg['epochs']} epochs,", f" lr {cfg['lr']}"
@@ -387,7 +390,7 @@ slower than fp32, and ONNX Runtime fp32 is the fastest backend there. ONNX Runti
   below 1 ms needs a student with fewer FLOPs and fewer blocks, trained anew: untrained candidate shapes timed
   side by side (`benchmarks/results/fer-shapes-*.md`) take 0.70x this shape's time with `--student-shape
   depths=1-2-1` (38.6 MFLOPs) and 0.54x with `dim=32,stem=24,heads=1-2-4,depths=1-2-1` (18.6 MFLOPs), OpenVINO
-  INT8 at batch 1; their accuracy is what longer (GPU) schedules must show.{shallow_student_text(training)}{born_again_text(training, soup_runs)}
+  INT8 at batch 1; their accuracy is what longer (GPU) schedules must show.{shallow}{born_again_text(training, soup_runs)}
 - FER2013 faces are frontal-ish, grey, low resolution, with noisy labels; disgust has 436 training images.
 - Expression is not emotion: the model labels facial configurations, not inner states.
 """

@@ -26,7 +26,7 @@ def schedules(student: Path, shipped_facts: dict) -> dict:
     its schedule and keeps its teacher (the fine-tunes distil from that student)."""
     schedule = schedule_of(student, shipped_facts.get("schedule", []))
     start = _soup_start(student)
-    if start is not False and (start is None or start["shipped"]):
+    if start and start["shipped"]:
         return {"schedule": schedule, "teacher_schedule": shipped_facts.get("teacher_schedule", [])}
     return {"schedule": schedule, "teacher_schedule": teacher_schedule(Path(start["path"]) if start else student)}
 
@@ -65,7 +65,9 @@ def soup_schedule(report_path: Path, shipped: list[dict]) -> list[dict]:
     student (`shipped`, its schedule, less any earlier build of this same soup) or a run."""
     report = json.loads(report_path.read_text())
     start = report.get("start")
-    if start is None or start["shipped"]:
+    if start is None:  # fine-tunes without run reports: what came before is unknown
+        before = []
+    elif start["shipped"]:
         before = [r for r in shipped if r.get("run") != report_path.parent.name]
     else:
         before = schedule_of(Path(start["path"]), shipped)
@@ -73,15 +75,14 @@ def soup_schedule(report_path: Path, shipped: list[dict]) -> list[dict]:
 
 
 def soup_entry(report_path: Path, report: dict) -> dict:
-    """One schedule step for a soup: each ingredient's own last run (or the start itself)."""
+    """One schedule step for a soup: each fine-tune's own last run (or nested soup), and the start."""
     ingredients = []
     for ingredient in report["soup"]:
-        path = Path(ingredient["path"])
-        own = _last_run(path)
+        own = _last_run(Path(ingredient["path"])) if ingredient.get("role") != "start" else None
         ingredients.append({**(own or {"run": "the start", "sha256": ingredient["sha256"],
                                         "best_val_accuracy": (ingredient.get("val") or {}).get("accuracy")}),
                             "soup_gain": ingredient.get("soup_gain")})
-    runs = [i for i in ingredients if "epochs" in i]
+    runs = [i for i in ingredients if "epochs" in i]  # the start's epochs are in the steps before this one
     return {"run": report_path.parent.name, "model": report["model"], "soup": ingredients,
             "epochs": sum(i["epochs"] for i in runs),
             "gpu_epochs": sum(i.get("gpu_epochs", i["epochs"] if i.get("device", "cpu") != "cpu" else 0) for i in runs),
@@ -100,19 +101,22 @@ def _last_run(checkpoint: Path) -> dict | None:
 
 
 def soup_config(report_path: Path) -> tuple[dict, list[str]]:
-    """The training config the soup's fine-tunes share and the settings (beyond epochs, lr
-    and seed) in which they differ; raises when no fine-tune's run report is found."""
-    configs = []
+    """The training config the soup's fine-tunes share, and one phrase per setting (beyond
+    epochs, lr and seed) in which they differ, e.g. "sam_rho (0.05 in fer-sam, 0.0 in fer-a)";
+    raises when no fine-tune's run report is found."""
+    configs = {}
     for ingredient in json.loads(report_path.read_text())["soup"]:
         run_report = Path(ingredient["path"]).parent / "report.json"
-        if run_report.exists() and "config" in json.loads(run_report.read_text()):
-            configs.append(json.loads(run_report.read_text())["config"])
+        if ingredient.get("role") != "start" and run_report.exists() and "config" in json.loads(run_report.read_text()):
+            configs[run_report.parent.name] = json.loads(run_report.read_text())["config"]
     if not configs:
         raise FileNotFoundError(f"no ingredient of the soup {report_path.parent} has its run's report.json beside it: "
                                 "keep the fine-tunes' run folders where `edgeaffect soup` found them")
-    keys = sorted({k for c in configs for k in c} - set(PER_RUN_SETTINGS))
-    differ = [k for k in keys if len({json.dumps(c.get(k)) for c in configs}) > 1]
-    return configs[0], differ
+    keys = sorted({k for c in configs.values() for k in c} - set(PER_RUN_SETTINGS))
+    differ = [f"{k} (" + ", ".join(f"{c[k] if k in c else 'unset'} in {run}" for run, c in configs.items()) + ")"
+              for k in keys
+              if len({json.dumps(c.get(k)) for c in configs.values()}) > 1]
+    return next(iter(configs.values())), differ
 
 
 def _beside(report_path: Path, checkpoint: str | None) -> Path | None:
@@ -169,9 +173,9 @@ def soup_text(entry: dict) -> str:
             teacher += ", scoring each augmented view" if i.get("online_teacher") else ""
             items.append(f"{i['run']} ({i['epochs']} epochs at peak lr {i['lr']}, seed {i['seed']}{teacher}; "
                          f"its best val {i['best_val_accuracy']:.4f})")
-    score = f": val {entry['best_val_accuracy']:.4f}" if entry.get("best_val_accuracy") is not None else ""
+    score = f"; the soup's best val {entry['best_val_accuracy']:.4f}" if entry.get("best_val_accuracy") is not None else ""
     return (f"a uniform average of the weights (a model soup, `edgeaffect soup`; run {entry['run']}) of "
-            + ", ".join(items) + f", the fine-tunes each started from the weights before this step{score}")
+            + ", ".join(items) + f"; each fine-tune started from the weights before this step{score}")
 
 
 def training_budget(student_chain: list[dict], teacher_chain: list[dict], last_epochs: int) -> str:

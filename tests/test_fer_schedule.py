@@ -4,6 +4,7 @@ fine-tunes and soups, on run folders laid out as `edgeaffect train fer` and
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 
@@ -79,14 +80,23 @@ def test_runs_after_a_soup_and_soups_of_soups(runs):
     make_soup([folder / "fer-soup" / "best.pt", c, d], folder / "fer-soup-2")
     chain = schedule_of(folder / "fer-soup-2" / "best.pt", SHIPPED_SCHEDULE)
     assert [r["run"] for r in chain] == ["fer-student-kd", "fer-soup", "fer-soup-2"]
-    assert "the soup fer-soup, ft-c (3 epochs" in schedule_text(chain)
+    assert chain[-1]["epochs"] == 6  # ft-c and ft-d; fer-soup's own fine-tunes are counted in its step
+    assert chain[-1]["soup"][0]["run"] == "the start"  # fer-soup is the start of ft-c and ft-d
+    assert "the model before this step (the start), ft-c (3 epochs" in schedule_text(chain)
+    # a soup of fine-tunes of the shipped start averages with another such fine-tune
+    make_soup([folder / "fer-soup" / "best.pt", fake_run(folder / "ft-f", runs[1], seed=6)], folder / "fer-soup-3")
+    chain = schedule_of(folder / "fer-soup-3" / "best.pt", SHIPPED_SCHEDULE)
+    assert [r["run"] for r in chain] == ["fer-student-kd", "fer-soup-3"]
+    assert chain[-1]["epochs"] == 9  # fer-soup's two fine-tunes and ft-f
+    assert "the soup fer-soup, ft-f (3 epochs" in schedule_text(chain)
 
 
 def test_soup_config_names_settings_the_fine_tunes_differ_in(runs):
     folder, _, a, b = runs
     make_soup([a, b], folder / "fer-soup")
     config, differ = soup_config(folder / "fer-soup" / "report.json")
-    assert config["batch_size"] == 128 and differ == ["alpha"]  # lr and seed differ by design, not listed
+    assert config["batch_size"] == 128
+    assert differ == ["alpha (0.7 in ft-a, 0.5 in ft-b)"]  # lr and seed differ by design, not listed
 
 
 def test_soup_refuses_an_out_folder_holding_an_ingredient_and_mixed_starts(runs, tmp_path):
@@ -99,3 +109,27 @@ def test_soup_refuses_an_out_folder_holding_an_ingredient_and_mixed_starts(runs,
     with pytest.raises(ValueError, match="different weights"):
         make_soup([a, e], folder / "mixed")
     assert not (folder / "mixed").exists()
+
+
+def test_soup_refuses_a_start_that_a_build_has_since_replaced(runs, tmp_path):
+    """'fer' after a build shipped new weights is not what the fine-tunes started from: refused, not averaged."""
+    folder, shipped, a, b = runs
+    for run in (a, b):  # what train_fer records: the start's sha256 when the run began
+        report = json.loads((run.parent / "report.json").read_text())
+        report["init_sha256"] = hashlib.sha256(shipped.read_bytes()).hexdigest()
+        (run.parent / "report.json").write_text(json.dumps(report))
+    shipped.write_bytes(b"weights a later build shipped")
+    replaced = tmp_path / "replaced.pt"
+    torch.save(torch.load(a, weights_only=False), replaced)  # any weights without a run report beside them
+    with pytest.raises(ValueError, match="neither a fine-tune"):
+        make_soup([replaced, a, b], folder / "soup")
+    # the start passed as its own run's checkpoint is the start, not a fine-tune of another start
+    start_run = fake_run(folder / "start-run", tmp_path / "older.pt", seed=9)
+    for run in (a, b):
+        report = json.loads((run.parent / "report.json").read_text())
+        report["init_sha256"] = hashlib.sha256(start_run.read_bytes()).hexdigest()
+        (run.parent / "report.json").write_text(json.dumps(report))
+    report = make_soup([start_run, a, b], folder / "soup")
+    assert [i["role"] for i in report["soup"]] == ["start", "fine-tune", "fine-tune"]
+    chain = schedule_of(folder / "soup" / "best.pt", [])
+    assert chain[-1]["epochs"] == 6 and chain[-1]["soup"][0]["run"] == "the start"

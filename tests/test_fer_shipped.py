@@ -59,7 +59,7 @@ def test_int8_agrees_with_fp32_on_real_faces(backend):
 
 def test_onnxruntime_sessions_use_exact_int8_matmuls_on_every_x86_cpu():
     """Without session.x64quantprecision, ONNX Runtime's U8S8 kernels saturate on x86 CPUs without VNNI:
-    on an AVX2-only AMD EPYC the shipped INT8 model agreed with fp32 on 84.1% of val faces (accuracy
+    on an AVX2-only AMD EPYC the INT8 model shipped before the soup agreed with fp32 on 84.1% of val faces (accuracy
     0.6096); with it, 96.4% (0.6400). The option is a no-op on VNNI and ARM CPUs."""
     from edgeaffect.explain.runtime import _ort_session
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 # x86 instructions that make INT8 matmuls pay (u8 x s8 dot products into 32 bits). Without them (AVX2-only
 # CPUs: AMD Zen 1-3, Intel before Cascade Lake) INT8 inference was slower than fp32 on every backend we
 # measured: the fer student on an AVX2 AMD EPYC, batch 1, 2 threads: ONNX Runtime fp32 2.41 ms, INT8
-# 2.88 ms; OpenVINO fp32 2.83 ms, INT8 4.92 ms (benchmarks/results/fer-epyc-2c-x86_64.md).
+# 2.88 ms; OpenVINO fp32 2.83 ms, INT8 4.92 ms (session 13's run of benchmarks/bench_fer.py; its latest
+# table is in benchmarks/results/fer-epyc-2c-x86_64.md).
 X86_INT8_DOT_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 X86_MACHINES = ("x86_64", "amd64", "i686", "x86")
 

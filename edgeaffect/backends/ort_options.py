@@ -6,7 +6,7 @@ integer matmul sums pairs of u8 x s8 products into 16 bits, which
 saturates, so a QDQ INT8 model computes something else than it was
 calibrated and gated for. With this option ONNX Runtime converts the s8
 weights to u8 and runs its exact U8U8 kernels on those CPUs only; VNNI and
-ARM CPUs are unaffected. Measured on the shipped fer INT8 model (FER2013
+ARM CPUs are unaffected. Measured on the fer INT8 model of sessions 9-13 (FER2013
 val, an AVX2-only AMD EPYC): 0.6096 -> 0.6400 accuracy (fp32: 0.6422; a
 VNNI Xeon gave 0.6431), batch-1 latency unchanged (1.32 vs 1.30 ms).
 """

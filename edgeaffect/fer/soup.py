@@ -61,8 +61,9 @@ def average_weights(sources: Sequence[str | Path]) -> dict:
                              "architecture (and the same starting weights) average into a soup")
         missing = sorted(first["model"].keys() ^ ingredient["model"].keys())
         if missing:
-            raise ValueError(f"{source} and {sources[0]} hold different tensors ({', '.join(missing[:3])}...): pass the "
-                             "training checkpoints (best.pt) of fine-tunes of one model")
+            raise ValueError(f"{source} and {sources[0]} hold different tensors ({', '.join(missing[:3])}"
+                             f"{', ...' if len(missing) > 3 else ''}): pass the training checkpoints (best.pt) of "
+                             "fine-tunes of one model")
     averaged = {}
     for name, tensor in first["model"].items():
         total = sum(ingredient["model"][name].double() for ingredient in ingredients)
@@ -85,33 +86,57 @@ def paired_gain(soup_right: np.ndarray, other_right: np.ndarray, resamples: int 
 
 
 def starting_point(path: Path) -> Optional[dict]:
-    """The weights a train_fer run started from (its report's `init`): path, sha256, and whether
-    they were the shipped `fer` weights; None for weights with no run report beside them."""
+    """The weights a train_fer run started from (its report's `init`): path, sha256 and whether
+    they were the shipped `fer` weights; None for weights with no run report beside them. The
+    sha256 is the one the run recorded; for reports older than that field, the file's now."""
     report = path.parent / "report.json"
-    init = json.loads(report.read_text()).get("init") if report.is_file() else None
+    facts = json.loads(report.read_text()) if report.is_file() else {}
+    if "soup" in facts:  # a soup of fine-tunes of one start is itself a fine-tune of that start
+        return facts.get("start")
+    init = facts.get("init")
     if init is None:
         return None
     # the shipped weights of this or another install (a run records the path its package had)
     shipped = Path(init).name == "fer.safetensors" and Path(init).parent.parent.name == "artifacts"
-    return {"path": str(init), "sha256": file_sha256(init) if Path(init).is_file() else None, "shipped": shipped}
+    sha = facts.get("init_sha256") or (file_sha256(init) if Path(init).is_file() else None)
+    return {"path": str(init), "sha256": sha, "shipped": shipped}
 
 
 def ingredient_facts(sources: Sequence[str | Path], out: Path) -> tuple[list[dict], Optional[dict]]:
-    """Each ingredient's path and sha256, and the start the fine-tunes share. Refuses an --out
-    that holds an ingredient and fine-tunes of different starts."""
-    ingredients, starts = [], {}
+    """Each ingredient's path, sha256 and role ("fine-tune", "start" or "unknown"), and the start
+    the fine-tunes share. Refuses an --out that holds an ingredient, fine-tunes of different
+    starts, and an ingredient that is neither a fine-tune nor that start (e.g. 'fer' after a
+    build replaced the weights the fine-tunes started from)."""
+    ingredients = []
     for source in sources:
         path = fer_weights_path(source).resolve()  # the sha256 names it even after a build overwrites the shipped weights
         if path.parent == out.resolve():
             raise ValueError(f"--out {out} holds the ingredient {path}: write the soup to a new folder, e.g. runs/fer-soup")
-        ingredients.append({"source": str(source), "path": str(path), "sha256": file_sha256(path)})
-        start = starting_point(path)
-        if start is not None:
-            starts.setdefault("shipped" if start["shipped"] else start["sha256"] or start["path"], start)
+        ingredients.append({"source": str(source), "path": str(path), "sha256": file_sha256(path),
+                            "started_from": starting_point(path)})
+    start_shas = {i["started_from"]["sha256"] for i in ingredients if i["started_from"]}
+    starts = {}
+    for ingredient in ingredients:
+        start = ingredient.pop("started_from")
+        if ingredient["sha256"] in start_shas:
+            ingredient["role"] = "start"  # passed as `fer`, a file, or its own run's checkpoint
+        elif start is not None:
+            ingredient["role"] = "fine-tune"
+            starts.setdefault(start["sha256"] or start["path"], start)
+        else:
+            ingredient["role"] = "unknown"
     if len(starts) > 1:
         raise ValueError("the fine-tunes started from different weights (" + ", ".join(s["path"] for s in starts.values())
                          + "): averaging models from different starts does not make a good model")
-    return ingredients, next(iter(starts.values()), None)
+    start = next(iter(starts.values()), None)
+    for ingredient in ingredients:
+        if ingredient["role"] == "unknown" and start is not None and start["sha256"] is not None:
+            raise ValueError(f"{ingredient['source']} (sha256 {ingredient['sha256'][:12]}) is neither a fine-tune with its "
+                             f"run's report.json beside it nor the weights the fine-tunes started from (sha256 "
+                             f"{start['sha256'][:12]}, {start['path']}): pass those weights instead; for a shipped "
+                             "student that a build has since replaced: git show COMMIT:edgeaffect/models/artifacts/fer/"
+                             "fer.safetensors > start.safetensors")
+    return ingredients, start
 
 
 def make_soup(sources: Sequence[str | Path], out: str | Path, data: Optional[str | Path] = None,

@@ -47,6 +47,7 @@ import torch
 from torch.nn import functional as F
 
 from ..evaluation.metrics import classification_metrics
+from ..models.registry import file_sha256
 from . import LABELS
 from .augment import augment_faces
 from .data import load_fer_folder
@@ -258,7 +259,9 @@ def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTra
     x_val, y_val = load_fer_folder(data / "val", limit=limit)
     torch.manual_seed(seed)
     model = build(config.model, student=student_config(config.student_shape))
+    init_sha256 = None
     if init is not None:
+        init_sha256 = file_sha256(fer_weights_path(init))
         start = read_fer_weights(init)
         if start["kind"] != config.model:
             raise ValueError(f"--init {init} holds a {start['kind']}, not a {config.model}")
@@ -370,6 +373,7 @@ def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTra
               "best": best, "history": history}
     if init is not None:
         report["init"] = str(fer_weights_path(init).resolve())
+        report["init_sha256"] = init_sha256  # the path may be overwritten later (a build ships new weights there)
     if teacher is not None:
         report["teacher"] = {"checkpoint": str(teacher), "val_accuracy": teacher_val["accuracy"],
                              "val_macro_f1": teacher_val["macro_f1"]}
