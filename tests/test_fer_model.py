@@ -4,6 +4,7 @@ resume."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import warnings
 
@@ -262,8 +263,10 @@ def test_a_student_of_another_shape_trains_resumes_and_exports(tmp_path, rng):
     deep = train_fer(tmp_path / "data", tmp_path / "deep", FerTrainConfig(epochs=1, batch_size=8), seed=1, progress=False)
     assert list(deep["architecture"]["depths"]) == [2, 2, 2]
     shallow_config = FerTrainConfig(epochs=1, batch_size=8, lr=1e-12, student_shape="depths=1-2-1")
-    train_fer(tmp_path / "data", tmp_path / "shallow", shallow_config, seed=1, progress=False,
-              init=tmp_path / "deep" / "best.pt")
+    shallow = train_fer(tmp_path / "data", tmp_path / "shallow", shallow_config, seed=1, progress=False,
+                        init=tmp_path / "deep" / "best.pt")
+    # the start is named by its bytes too: a build may later overwrite the file at that path
+    assert shallow["init_sha256"] == hashlib.sha256((tmp_path / "deep" / "best.pt").read_bytes()).hexdigest()
     deep_state = torch.load(tmp_path / "deep" / "best.pt", weights_only=False)["model"]
     shallow_state = torch.load(tmp_path / "shallow" / "last.pt", weights_only=False)["model"]
     assert not any(k.startswith(("stages.0.1.", "stages.2.1.")) for k in shallow_state)
