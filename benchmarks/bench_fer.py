@@ -15,8 +15,12 @@ OpenVINO, .onnx on ONNX Runtime) as a row beside the shipped models; such
 a run writes fer-candidates-MACHINE.* so the shipped card's table stays the
 shipped models'.
 
+`--mirror` adds rows for the shipped student with mirror test-time
+augmentation (each face and its mirror image, logits averaged) and writes
+fer-mirror-MACHINE.*.
+
 Usage: python benchmarks/bench_fer.py [--threads 2] [--repeats 15] [--data ../shared/data/fer2013]
-       [--candidate out/openvino-int8/fer.xml ...]
+       [--candidate out/openvino-int8/fer.xml ...] [--mirror]
 """
 
 from __future__ import annotations
@@ -52,6 +56,9 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=None, help="FER2013 folder with train/ and val/ (accuracy, peer INT8)")
     parser.add_argument("--candidate", type=Path, action="append", default=[],
                         help="an exported fer artifact (.onnx or OpenVINO .xml) to time and score beside the shipped ones")
+    parser.add_argument("--mirror", action="store_true",
+                        help="add rows for fer with mirror test-time augmentation (edgeaffect.load(..., mirror=True)); "
+                             "written to fer-mirror-MACHINE.* so the card's table stays the default's")
     args = parser.parse_args()
     for path in args.candidate:
         if path.suffix not in (".onnx", ".xml") or not path.exists():
@@ -60,14 +67,18 @@ def main() -> int:
     face1, face32 = fer_faces()
     with tempfile.TemporaryDirectory() as tmp:
         names = ["fer"] + [n for n in [export_peer(Path(tmp), args.data)] if n]
-        predictors = {}
-        for name in names:
+        predictors, mirrored = {}, set()
+        rows_to_load = [(name, False) for name in names] + ([("fer", True)] if args.mirror else [])
+        for name, mirror in rows_to_load:
+            label = f"{name} + mirror" if mirror else name
             for backend, precision in COMBOS:
                 try:
-                    predictors[(name, backend, precision)] = edgeaffect.load(name, backend=backend, precision=precision,
-                                                                             threads=args.threads)
+                    predictors[(label, backend, precision)] = edgeaffect.load(
+                        name, backend=backend, precision=precision, threads=args.threads, mirror=mirror)
                 except Exception as exc:  # a missing artifact or backend is reported, not fatal
-                    print(f"{name} {backend} {precision}: not available ({type(exc).__name__}: {exc})")
+                    print(f"{label} {backend} {precision}: not available ({type(exc).__name__}: {exc})")
+            if mirror:
+                mirrored.add(label)
         for path in args.candidate:
             backend = "openvino" if path.suffix == ".xml" else "onnxruntime"
             candidate = edgeaffect.load(path, backend=backend, threads=args.threads)
@@ -78,7 +89,9 @@ def main() -> int:
             from edgeaffect.evaluation.run import evaluate
 
             for name, backend, precision in predictors:
-                m = evaluate(name, args.data / "val", backend=backend, precision=precision, threads=args.threads)
+                model = name.removesuffix(" + mirror") if name in mirrored else name
+                m = evaluate(model, args.data / "val", backend=backend, precision=precision, threads=args.threads,
+                             mirror=name in mirrored)
                 accuracy[(name, backend, precision)] = (m["accuracy"], m["macro_f1"])
         records, rows = [], []
         for key in predictors:
@@ -103,7 +116,7 @@ def main() -> int:
     print(md)
     # which weights the accuracy columns are of: the card flags tables measured on earlier weights
     weights = {} if args.candidate else {"fer_weights_sha256": file_sha256(ARTIFACT_DIR / "fer" / "fer.safetensors")}
-    paths = write_results("fer-candidates" if args.candidate else "fer",
+    paths = write_results("fer-candidates" if args.candidate else "fer-mirror" if args.mirror else "fer",
                           {"benchmark": "fer", "machine_slug": slug, "machine": facts, **weights, "results": records}, md)
     print(f"\nwrote {paths[0]} and {paths[1]}")
     return 0

@@ -146,16 +146,18 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     if args.model == "explain" or (Path(args.model) / "config.json").exists():
+        if args.mirror:
+            raise ValueError("--mirror is for image classifiers (fer, fer-minixception); drop it for the explainer")
         return _cmd_eval_explain(args)
     from .evaluation.run import evaluate
 
     result = evaluate(args.model, args.data, backend=args.backend, precision=args.precision, threads=args.threads,
-                      limit=args.limit, batch_size=args.batch_size)
+                      limit=args.limit, batch_size=args.batch_size, mirror=args.mirror)
     if args.json:
         print(json.dumps(result))
         return 0
     print(f"{result['model']} on {result['data']} ({result['n']} samples): backend {result['backend']}, "
-          f"precision {result['precision']}")
+          f"precision {result['precision']}{', each image averaged with its mirror' if result['mirror'] else ''}")
     if "accuracy" not in result:  # binary heads (eeg): one line per head
         suffix = "_balanced_accuracy"
         for head in [key[: -len(suffix)] for key in result if key.endswith(suffix)]:
@@ -249,7 +251,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise ValueError("give an IMAGE or VIDEO path, or --camera N")
     single = args.camera is None and is_image(source)
     with FacePipeline(args.model, detector=args.detector, mode="image" if single else "video",
-                      backend=args.backend, precision=args.precision, threads=args.threads) as pipeline:
+                      backend=args.backend, precision=args.precision, threads=args.threads,
+                      mirror=args.mirror) as pipeline:
         if single:
             frame = read_image(source)
             result = pipeline.process(frame)
@@ -446,6 +449,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default="auto")
     p.add_argument("--precision", default="auto")
     p.add_argument("--threads", type=int)
+    p.add_argument("--mirror", action="store_true",
+                   help="average each face with its mirror image: about 0.8 points more accurate for fer on FER2013 "
+                        "val, twice the classifier's time")
     p.add_argument("--max-frames", type=int, help="stop after this many video frames")
     p.add_argument("--out", help="write the annotated image or video (.mp4) here")
     p.set_defaults(func=_cmd_run)
@@ -548,6 +554,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--limit", type=int, default=None, help="at most this many samples per class/file")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--mirror", action="store_true",
+                   help="image models: average each image with its mirror image (test-time augmentation)")
     p.add_argument("--teacher", help="explain: the FER teacher for faithfulness (default: the model's rationale-teacher.onnx)")
     p.add_argument("--beams", type=int, default=1, help="explain: beam width (1: greedy)")
     p.add_argument("--emotions-from", choices=("auto", "fer", "explainer"), default="auto",

@@ -271,6 +271,23 @@ def latency_table(markdown: Path) -> str:
     return table
 
 
+def mirror_text() -> str:
+    """One line per machine from bench_fer.py --mirror: the opt-in mirror averaging beside the default."""
+    lines = []
+    for path in sorted((ROOT / "benchmarks" / "results").glob("fer-mirror-*.json")):
+        rows = {(r["model"], r["backend"], r["precision"]): r for r in json.loads(path.read_text())["results"]}
+        plain, mirror = rows.get(("fer", "onnxruntime", "fp32")), rows.get(("fer + mirror", "onnxruntime", "fp32"))
+        if plain and mirror and plain.get("val_accuracy") and mirror.get("val_accuracy"):
+            lines.append(f"on {path.stem.removeprefix('fer-mirror-')} (ONNX Runtime fp32): val accuracy "
+                         f"{plain['val_accuracy']:.4f} -> {mirror['val_accuracy']:.4f}, "
+                         f"{mirror['latency_us_batch1'] / plain['latency_us_batch1']:.1f}x the time per face at batch 1"
+                         f" (`{path.relative_to(ROOT).with_suffix('.md')}`, every backend and precision).")
+    if not lines:
+        return ""
+    return ("\n\nOpt-in mirror averaging (`edgeaffect.load(\"fer\", mirror=True)`, `edgeaffect run --mirror`: each face"
+            " and its mirror image, logits averaged): " + " ".join(lines))
+
+
 def model_card(facts: dict) -> str:
     """MODEL_CARD.md from the measured facts (and the latency table of bench_fer.py when present)."""
     from edgeaffect.fer import LABELS
@@ -290,7 +307,7 @@ def model_card(facts: dict) -> str:
 
     # bench_fer.py's table of the shipped models (fer-MACHINE.md), not the other fer-*.md
     latency = sorted(p for p in (ROOT / "benchmarks" / "results").glob("fer-*.md")
-                     if not p.name.startswith(("fer-graph-", "fer-shapes-", "fer-candidates-")))
+                     if not p.name.startswith(("fer-graph-", "fer-shapes-", "fer-candidates-", "fer-mirror-")))
     sizes = "\n".join(f"| {name} | {size / 1e6:.2f} MB |" for name, size in facts["sizes_bytes"].items()
                       if not name.endswith((".json", ".png", ".md")))
     cfg = facts["train_config"]
@@ -375,7 +392,7 @@ training images and gated on the validation split (at most 1 point of accuracy l
 One table per machine, each from one process (compare rows within a table; the machines are shared and
 noisy). INT8 pays on CPUs with VNNI (the Xeon); on one without (the AVX2-only EPYC) its integer kernels are
 slower than fp32, and ONNX Runtime fp32 is the fastest backend there. ONNX Runtime sessions run with
-`session.x64quantprecision=1`, so ONNX Runtime INT8 scores the same on both (edgeaffect/backends/ort_options.py).
+`session.x64quantprecision=1`, so ONNX Runtime INT8 scores the same on both (edgeaffect/backends/ort_options.py).{mirror_text()}
 
 ## Limits
 - {training_budget(facts.get("schedule", []), teacher_chain, cfg["epochs"])}:

@@ -138,3 +138,27 @@ def test_openvino_int8_batch_one_copy_agrees_with_the_batched_model(rng):
         single = np.concatenate([model.predict(faces[i:i + 1]).probabilities for i in range(len(faces))])
     np.testing.assert_allclose(single, whole, atol=0.05)
     assert np.mean(single.argmax(1) == whole.argmax(1)) >= 0.95
+
+
+def test_mirror_averages_the_logits_of_each_face_and_its_mirror_image(rng):
+    faces = rng.integers(0, 256, (3, 47, 59), dtype=np.uint8)  # odd sizes: resized by the preprocessing
+    with edgeaffect.load("fer", backend="onnxruntime", precision="fp32") as plain, \
+            edgeaffect.load("fer", backend="onnxruntime", precision="fp32", mirror=True) as mirrored:
+        x = plain.preprocess(faces)
+        logits = (plain.predict_raw(x).astype(np.float64) + plain.predict_raw(x[..., ::-1].copy())) / 2
+        expected = np.exp(logits - logits.max(1, keepdims=True))
+        expected /= expected.sum(1, keepdims=True)
+        np.testing.assert_allclose(mirrored.predict(faces).probabilities, expected, rtol=1e-5, atol=1e-6)
+        assert not np.allclose(plain.predict(faces).probabilities, expected, atol=1e-3)  # the mirror changes them
+    with pytest.raises(ValueError, match="not images"):
+        edgeaffect.load("eeg", backend="onnxruntime", mirror=True)
+
+
+@pytest.mark.data
+def test_eval_cli_with_mirror_on_real_faces():
+    done = subprocess.run([sys.executable, "-m", "edgeaffect", "eval", "fer", "--data", str(data_path("fer2013", "val")),
+                           "--limit", "20", "--backend", "onnxruntime", "--mirror", "--json"],
+                          capture_output=True, text=True, cwd=OUTSIDE_SOURCE, check=False)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["mirror"] is True and result["n"] == 140 and result["accuracy"] > 0.4  # chance: 1/7

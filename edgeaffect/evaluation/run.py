@@ -13,12 +13,14 @@ from .metrics import binary_heads_metrics, classification_metrics
 
 
 def evaluate(model: str, data: str | Path, backend: str = "auto", precision: str = "auto",
-             threads: Optional[int] = None, limit: Optional[int] = None, batch_size: int = 64) -> dict:
-    """Metrics of `model` on `data`: model, backend, precision, n, accuracy,
-    balanced_accuracy, macro_f1, per_class_recall, confusion, labels."""
+             threads: Optional[int] = None, limit: Optional[int] = None, batch_size: int = 64,
+             mirror: bool = False) -> dict:
+    """Metrics of `model` on `data`: model, backend, precision, mirror, n, accuracy,
+    balanced_accuracy, macro_f1, per_class_recall, confusion, labels. `mirror` as in
+    edgeaffect.load (image models: each image averaged with its mirror)."""
     if not Path(data).exists():
         raise FileNotFoundError(f"evaluation data {data} does not exist")
-    with load(model, backend=backend, precision=precision, threads=threads) as predictor:
+    with load(model, backend=backend, precision=precision, threads=threads, mirror=mirror) as predictor:
         fmt = predictor.info.extra.get("eval_format") or _card_format(predictor.info.model)
         raw, targets = load_eval_data(fmt, data, predictor.labels, limit)
         results = [predictor.predict(raw[start : start + batch_size]) for start in range(0, len(raw), batch_size)]
@@ -29,7 +31,7 @@ def evaluate(model: str, data: str | Path, backend: str = "auto", precision: str
             metrics = classification_metrics(targets, np.concatenate([r.top_indices() for r in results]),
                                              predictor.labels)
         return {"model": predictor.info.model, "data": str(data), "backend": predictor.backend_name,
-                "precision": predictor.precision, **metrics}
+                "precision": predictor.precision, "mirror": mirror, **metrics}
 
 
 def _card_format(name: str) -> str:

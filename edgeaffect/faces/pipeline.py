@@ -59,16 +59,18 @@ class FacePipeline:
             (tracks with smoothed probabilities).
         margin: extra context around the detector's box (see crop.py).
         alpha: smoothing of the tracks' probabilities (1 = none).
-        backend, precision, threads: as edgeaffect.load.
+        backend, precision, threads, mirror: as edgeaffect.load (mirror: each face averaged with its
+            mirror image, twice the classifier's time for a more accurate label).
     """
 
     def __init__(self, model: str = "fer", detector="auto", mode: str = "image", margin: float = 0.1,
-                 alpha: float = 0.5, backend: str = "auto", precision: str = "auto", threads: Optional[int] = None):
+                 alpha: float = 0.5, backend: str = "auto", precision: str = "auto", threads: Optional[int] = None,
+                 mirror: bool = False):
         if mode not in ("image", "video"):
             raise ValueError(f"mode={mode!r} must be 'image' or 'video'")
         self._owns_detector = isinstance(detector, str)
         self.detector = make_detector(detector) if self._owns_detector else detector
-        self.predictor = load(model, backend=backend, precision=precision, threads=threads)
+        self.predictor = load(model, backend=backend, precision=precision, threads=threads, mirror=mirror)
         if self.predictor.info.task != "classification":
             raise ValueError(f"model {self.predictor.info.model!r} is a {self.predictor.info.task} model, not a face classifier")
         self.size = int(self.predictor.info.preprocessing.kwargs().get("size", 48))

@@ -32,11 +32,15 @@ class Predictor:
         ('happy', 'openvino', 'int8')
     """
 
-    def __init__(self, info: ArtifactInfo, backend: Backend):
+    def __init__(self, info: ArtifactInfo, backend: Backend, mirror: bool = False):
         self.info = info
         self.backend = backend
         self.labels = tuple(info.labels)
         self._spec = info.inputs[0]
+        if mirror and len(self._spec.shape) != 4:
+            raise ValueError(f"mirror=True averages an image with its left-right mirror; model {info.model!r} takes "
+                             f"{self._spec.describe()}, not images: drop mirror")
+        self.mirror = mirror
 
     @property
     def backend_name(self) -> str:
@@ -61,6 +65,8 @@ class Predictor:
         x = self.preprocess(batch)
         start = time.perf_counter()
         out = self.backend.run(x)
+        if self.mirror:  # a second call, not a doubled batch: static batch-1 graphs stay valid
+            out = (out + self.backend.run(np.ascontiguousarray(x[..., ::-1]))) / 2
         latency = (time.perf_counter() - start) * 1e3
         if self.info.task == "binary-heads":
             probs = sigmoid(out) if self.info.output_kind == "logits" else np.asarray(out, np.float32)
@@ -117,7 +123,7 @@ def _artifacts_of_card(name: str) -> tuple[ArtifactInfo, dict]:
 
 
 def load(name_or_path: str | Path, backend: str = "auto", precision: str = "auto", threads: Optional[int] = None,
-         device: str = "auto", allow_fallback: bool = False, **options) -> Predictor:
+         device: str = "auto", allow_fallback: bool = False, mirror: bool = False, **options) -> Predictor:
     """Loads a registered model by name, or an exported artifact by path.
 
     Args:
@@ -131,6 +137,9 @@ def load(name_or_path: str | Path, backend: str = "auto", precision: str = "auto
             unless allow_fallback=True; the result always says what ran.
         threads: CPU threads for the backend (None: the backend's default).
         device: "auto", "cpu" or "gpu".
+        mirror: image models only: average the outputs (logits, or probabilities) for each image
+            and its left-right mirror, a test-time augmentation. For the shipped `fer` soup on
+            FER2013 val: 64.64% -> 65.42% (ONNX Runtime fp32), for two model calls per batch.
         options: backend options, e.g. graph_optimization="all" (ONNX
             Runtime), performance_hint="THROUGHPUT", cache_dir=...,
             static_batch_one=False (OpenVINO), engine_cache=... (TensorRT).
@@ -157,7 +166,11 @@ def load(name_or_path: str | Path, backend: str = "auto", precision: str = "auto
     request = Request(info.model, artifacts, precision, device, threads, allow_fallback, dict(options))
     chosen = select_backend(backend, request)
     chosen.load(request)
-    return Predictor(info, chosen)
+    try:
+        return Predictor(info, chosen, mirror=mirror)
+    except ValueError:
+        chosen.close()
+        raise
 
 
 def deployments(name: str) -> dict[tuple[str, str], list[str]]:
