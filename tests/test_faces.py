@@ -138,6 +138,13 @@ def test_run_cli_on_image_and_video(tmp_path):
     assert out.returncode == 0, out.stderr
     record = json.loads(out.stdout.strip().splitlines()[0])
     assert record["faces"] and cv2.imread(str(tmp_path / "a.png")).shape == frames[0].shape
+    mirrored = subprocess.run([sys.executable, "-m", "edgeaffect", "run", str(image), "--detector", "haar", "--mirror"],
+                              capture_output=True, text=True, cwd=OUTSIDE_SOURCE, timeout=300)
+    assert mirrored.returncode == 0, mirrored.stderr
+    mirrored = json.loads(mirrored.stdout.strip().splitlines()[0])
+    # the same faces, classified with their mirror images too: other probabilities
+    assert [f["box"] for f in mirrored["faces"]] == [f["box"] for f in record["faces"]]
+    assert [f["probabilities"] for f in mirrored["faces"]] != [f["probabilities"] for f in record["faces"]]
     video = tmp_path / "clip.avi"
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (320, 240))
     for f in frames[:5]:
