@@ -60,7 +60,7 @@ class FacePipeline:
         margin: extra context around the detector's box (see crop.py).
         alpha: smoothing of the tracks' probabilities (1 = none).
         backend, precision, threads, mirror: as edgeaffect.load (mirror: each face averaged with its
-            mirror image, twice the classifier's time for a more accurate label).
+            mirror image: two classifier calls per face for a more accurate label).
     """
 
     def __init__(self, model: str = "fer", detector="auto", mode: str = "image", margin: float = 0.1,
