@@ -284,22 +284,29 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_train_fer(args: argparse.Namespace) -> int:
-    from .fer.model import student_config
+    from .fer.model import student_config, teacher_config
     from .fer.train import FerTrainConfig, train_fer
 
     if args.student_shape and args.model != "student":
         raise ValueError("--student-shape changes the Swin-SE student; drop it for --model teacher")
+    if args.teacher_shape and args.model != "teacher":
+        raise ValueError("--teacher-shape changes the convnet teacher being trained; add --model teacher (the teacher "
+                         "a student distils from brings its own shape in its checkpoint)")
+    if args.minutes is not None and args.epochs is not None:
+        raise ValueError("give --epochs or --minutes (which picks the epochs that fit), not both")
     student_config(args.student_shape or "")  # a bad shape fails before the data loads
+    teacher_config(args.teacher_shape or "")
     defaults = FerTrainConfig()
     config = FerTrainConfig(model=args.model, epochs=args.epochs or defaults.epochs,
                             batch_size=args.batch_size, lr=args.lr or defaults.lr, compile=args.compile, bf16=args.bf16,
                             online_teacher=args.online_teacher, student_shape=args.student_shape or "",
-                            sam_rho=args.sam_rho)
+                            teacher_shape=args.teacher_shape or "", sam_rho=args.sam_rho)
     report = train_fer(args.data, args.out, config, seed=args.seed, teacher=args.teacher, stop_after=args.stop_after,
-                       init=args.init, device=args.device)
+                       init=args.init, device=args.device, fit_minutes=args.minutes)
     best = report["best"]
     print(f"{args.model}: {report['parameters']:,} parameters; best val accuracy {best['accuracy']:.4f} "
-          f"(macro-F1 {best['macro_f1']:.4f}) at epoch {best['epoch']}; {Path(args.out) / 'report.json'}")
+          f"(macro-F1 {best['macro_f1']:.4f}) at epoch {best['epoch']} of {report['config']['epochs']}; "
+          f"{Path(args.out) / 'report.json'}")
     return 0
 
 
@@ -505,7 +512,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fer: the teacher scores every augmented view (a forward pass per step; for GPUs)")
     p.add_argument("--student-shape", help="fer: change the student's shape, e.g. 'dim=32,stem=24,heads=1-2-4,depths=1-2-1' "
                                            "(SwinSEConfig fields; benchmarks/bench_fer_shapes.py times candidates)")
-    p.add_argument("--device", default="cpu", help="fer: cpu or cuda (steps on a GPU; augmentation stays on the CPU)")
+    p.add_argument("--teacher-shape", help="fer --model teacher: change the convnet's shape, e.g. "
+                                           "'widths=64-128-256-512,blocks=2-2-2-2' (ResNet-18-sized, for a GPU)")
+    p.add_argument("--minutes", type=float,
+                   help="fer: instead of --epochs, as many epochs as fit in this many minutes (timed on a few steps "
+                        "first; the report records the count, and --epochs with it repeats the run)")
+    p.add_argument("--device", default="cpu", help="fer: cpu or cuda (steps and augmentation on a GPU)")
     p.add_argument("--stop-after", type=int, help="fer: end this run after this epoch; rerun the command to resume")
     p.set_defaults(func=_cmd_train)
 

@@ -413,3 +413,108 @@ def test_minixception_port_reproduces_its_published_accuracy():
         pred = build_minixception()(torch.from_numpy(inputs)).argmax(1).numpy()
     accuracy = float(np.mean([LABELS.index(PEER_LABELS[p]) == t for p, t in zip(pred, y[pick])]))
     assert 0.60 <= accuracy <= 0.71, accuracy
+
+
+def _erase_by_slices(x, generator, p, area=(0.02, 0.15)):
+    """random_erase as first written: one slice assignment per erased image (the reference)."""
+    import math
+
+    b, _, h, w = x.shape
+    chosen = torch.rand(b, generator=generator) < p
+    x = x.clone()
+    for i in torch.nonzero(chosen).flatten().tolist():
+        a = (torch.rand(1, generator=generator).item() * (area[1] - area[0]) + area[0]) * h * w
+        ratio = math.exp(torch.rand(1, generator=generator).item() * 2 * math.log(3) - math.log(3))
+        eh, ew = min(h, max(1, int(round(math.sqrt(a * ratio))))), min(w, max(1, int(round(math.sqrt(a / ratio)))))
+        top = int(torch.randint(0, h - eh + 1, (1,), generator=generator))
+        left = int(torch.randint(0, w - ew + 1, (1,), generator=generator))
+        x[i, :, top:top + eh, left:left + ew] = torch.rand(1, generator=generator).item()
+    return x
+
+
+def test_masked_random_erase_paints_what_slice_assignment_paints():
+    """The one-mask erase (GPU-friendly) draws and paints exactly what the
+    per-image loop did, at an odd batch and image size."""
+    from edgeaffect.fer.augment import random_erase
+
+    for seed in range(4):
+        x = torch.rand(37, 1, 45, 51, generator=torch.Generator().manual_seed(100 + seed))
+        got = random_erase(x, torch.Generator().manual_seed(seed), p=0.7)
+        want = _erase_by_slices(x, torch.Generator().manual_seed(seed), p=0.7)
+        assert torch.equal(got, want)
+        assert (got != x).any()  # something was erased
+
+
+@pytest.mark.gpu
+def test_augmentation_on_the_gpu_matches_the_cpu():
+    """Same generator, same views on either device (to bilinear sampling's float rounding)."""
+    from edgeaffect.fer.augment import augment_faces
+
+    if not torch.cuda.is_available():
+        pytest.skip("this torch sees no CUDA GPU")
+    x = torch.rand(33, 1, 48, 48, generator=torch.Generator().manual_seed(3))
+    cpu = augment_faces(x, torch.Generator().manual_seed(9), erase_p=0.5)
+    gpu = augment_faces(x.cuda(), torch.Generator().manual_seed(9), erase_p=0.5)
+    assert gpu.device.type == "cuda"
+    assert torch.allclose(gpu.cpu(), cpu, atol=1e-4)
+
+
+def test_teacher_shape_changes_the_convnet_and_bad_shapes_say_what_to_write():
+    from edgeaffect.fer.model import ConvTeacher, parameter_count, teacher_config
+
+    resnet18 = teacher_config("widths=64-128-256-512,blocks=2-2-2-2")
+    assert resnet18.widths == (64, 128, 256, 512) and resnet18.blocks == (2, 2, 2, 2)
+    assert 11_000_000 < parameter_count(ConvTeacher(resnet18)) < 11_300_000  # ResNet-18's 11.2 M less its 1000-way head
+    assert teacher_config("") == teacher_config()
+    with pytest.raises(ValueError, match="KEY one of: widths, blocks, dropout"):
+        teacher_config("depth=3")
+    with pytest.raises(ValueError, match="one positive entry per stage"):
+        teacher_config("widths=32-64,blocks=1-1-1")
+    with pytest.raises(ValueError, match="expected integers joined by '-'"):
+        teacher_config("blocks=two")
+
+
+def test_epochs_that_fit_a_time_box():
+    from edgeaffect.fer.fit import SAFETY, epochs_that_fit
+
+    assert epochs_that_fit(10, 6.0) == int(600 * SAFETY // 6.0)
+    assert epochs_that_fit(0.01, 60.0) == 1  # never zero: one epoch is the least a run can be
+    with pytest.raises(ValueError, match="must both be positive"):
+        epochs_that_fit(0, 5.0)
+
+
+def test_train_fer_fits_its_epochs_to_minutes_and_keeps_the_count_on_resume(tmp_path, rng):
+    """--minutes times the epoch, picks the count, records how; the run it
+    picks equals an --epochs run with that count (the timing draws from no
+    stream of the run), and a resumed run keeps the count."""
+    pytest.importorskip("cv2", reason="reading image folders needs OpenCV")
+    pytest.importorskip("tqdm", reason="training shows tqdm progress bars")
+    from dataclasses import replace
+    from edgeaffect.fer.train import FerTrainConfig, train_fer
+
+    make_face_folder(tmp_path / "data", rng, per_class=5)
+    config = FerTrainConfig(model="teacher", teacher_shape="widths=8-16,blocks=1-1", batch_size=8)
+    fitted = train_fer(tmp_path / "data", tmp_path / "fit", config, seed=3, progress=False, fit_minutes=0.05,
+                       stop_after=1)
+    fit = fitted["fit"]
+    assert fit["epochs"] >= 1 and fitted["config"]["epochs"] == fit["epochs"]
+    assert fit["epoch_seconds"] >= fit["eval_seconds"] + fit["save_seconds"] > 0
+    assert not (tmp_path / "fit" / ".fit-probe.tmp").exists()
+    plain = train_fer(tmp_path / "data", tmp_path / "plain", replace(config, epochs=fit["epochs"]), seed=3,
+                      progress=False, stop_after=1)
+    assert plain["history"][0]["train_loss"] == fitted["history"][0]["train_loss"]
+    assert plain["architecture"]["widths"] == (8, 16)
+    resumed = train_fer(tmp_path / "data", tmp_path / "fit", config, seed=3, progress=False, fit_minutes=9.0,
+                        stop_after=2)
+    assert resumed["config"]["epochs"] == fit["epochs"] and resumed["fit"] == fit
+
+
+def test_train_fer_cli_refuses_epochs_with_minutes_and_teacher_shape_on_a_student(tmp_path, capsys):
+    from edgeaffect.cli import main
+
+    assert main(["train", "fer", "--data", str(tmp_path), "--out", str(tmp_path / "r"), "--epochs", "3",
+                 "--minutes", "2"]) != 0
+    assert "not both" in capsys.readouterr().err
+    assert main(["train", "fer", "--data", str(tmp_path), "--out", str(tmp_path / "r"),
+                 "--teacher-shape", "blocks=2-2-2-2"]) != 0
+    assert "add --model teacher" in capsys.readouterr().err

@@ -290,6 +290,30 @@ class ConvTeacher(nn.Module):
         return self.head(self.dropout(self.layers(self.stem(x)).mean(dim=(2, 3))))
 
 
+def _shape_changes(defaults: dict, shape: str, what: str, example: str) -> dict:
+    """`shape`'s comma-separated KEY=VALUE items as typed changes to `defaults`
+    (tuples written with dashes); an unknown key or a bad value is an error
+    that lists the keys."""
+    changes = {}
+    for item in filter(None, (part.strip() for part in shape.split(","))):
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or key not in defaults or key in ("image", "classes"):
+            allowed = ", ".join(k for k in defaults if k not in ("image", "classes"))
+            raise ValueError(f"{what} shape item {item!r} must be KEY=VALUE with KEY one of: {allowed} "
+                             f"(e.g. '{example}')")
+        default = defaults[key]
+        try:
+            if isinstance(default, tuple):
+                changes[key] = tuple(int(v) for v in value.split("-"))
+            else:
+                changes[key] = type(default)(value)
+        except ValueError:
+            expected = "integers joined by '-', e.g. 1-2-1" if isinstance(default, tuple) else type(default).__name__
+            raise ValueError(f"{what} shape {key}={value!r}: expected {expected}") from None
+    return {**defaults, **changes}
+
+
 def student_config(shape: str = "") -> SwinSEConfig:
     """The student's configuration with `shape`'s changes: comma-separated
     key=value pairs of SwinSEConfig fields, tuples written with dashes.
@@ -298,31 +322,31 @@ def student_config(shape: str = "") -> SwinSEConfig:
         >>> student_config("dim=32,stem=24,heads=1-2-4,depths=1-2-1").depths
         (1, 2, 1)
     """
-    fields = STUDENT.as_dict()
-    changes = {}
-    for item in filter(None, (part.strip() for part in shape.split(","))):
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or key not in fields or key in ("image", "classes"):
-            allowed = ", ".join(k for k in fields if k not in ("image", "classes"))
-            raise ValueError(f"student shape item {item!r} must be KEY=VALUE with KEY one of: {allowed} "
-                             f"(e.g. 'dim=32,heads=1-2-4,depths=1-2-1')")
-        default = fields[key]
-        try:
-            if isinstance(default, tuple):
-                changes[key] = tuple(int(v) for v in value.split("-"))
-            else:
-                changes[key] = type(default)(value)
-        except ValueError:
-            raise ValueError(f"student shape {key}={value!r}: expected {type(default).__name__}"
-                             + (" values joined by '-', e.g. 1-2-1" if isinstance(default, tuple) else "")) from None
-    cfg = SwinSEConfig(**{**fields, **changes})
+    cfg = SwinSEConfig(**_shape_changes(STUDENT.as_dict(), shape, "student", "dim=32,heads=1-2-4,depths=1-2-1"))
     if not len(cfg.depths) == len(cfg.heads) == len(cfg.windows):
         raise ValueError(f"student shape: depths {cfg.depths}, heads {cfg.heads} and windows {cfg.windows} "
                          f"need one entry per stage each")
     widths = [cfg.dim * 2**i for i in range(len(cfg.depths))]
     if any(w % h for w, h in zip(widths, cfg.heads)):
         raise ValueError(f"student shape: stage widths {widths} must divide by their heads {cfg.heads}")
+    return cfg
+
+
+def teacher_config(shape: str = "") -> ConvTeacherConfig:
+    """The convnet teacher's configuration with `shape`'s changes, written as
+    for student_config. The default is sized for two CPU cores; a GPU trains
+    a ResNet-18-sized one in minutes.
+
+    Example:
+        >>> teacher_config("widths=64-128-256-512,blocks=2-2-2-2").blocks
+        (2, 2, 2, 2)
+    """
+    cfg = ConvTeacherConfig(**_shape_changes(TEACHER.as_dict(), shape, "teacher", "widths=64-128-256-512,blocks=2-2-2-2"))
+    if len(cfg.widths) != len(cfg.blocks) or min(cfg.widths + cfg.blocks) < 1:
+        raise ValueError(f"teacher shape: widths {cfg.widths} and blocks {cfg.blocks} need one positive entry per "
+                         "stage each")
+    if not 0 <= cfg.dropout < 1:
+        raise ValueError(f"teacher shape: dropout {cfg.dropout} must be in [0, 1)")
     return cfg
 
 

@@ -24,10 +24,17 @@ FER2013, with model selection on the validation split only.
   0.45 s per 128-image student step, 2.8 s vs 2.1 s for the teacher): the
   casts cost more than the small matmuls gain. Optional torch.compile
   (1.5x faster steps after a ~2.5 minute compile).
-- `device="cuda"` runs the steps on a GPU (TF32 matmuls, cuDNN autotune);
-  augmentation stays on the CPU with the same seeded generator, so a run's
-  data order and augmented views do not depend on the device, and the
-  checkpoints hold CPU tensors, so a run can resume on either device.
+- `device="cuda"` runs the steps on a GPU (TF32 matmuls, cuDNN autotune).
+  The training images (66 MB as uint8) live on the training device and are
+  augmented there; the random draws come from the same seeded CPU generator
+  on either device, so a run's data order and augmented views do not depend
+  on it (on the H100 the CPU-side augmentation had capped a step at the
+  CPU's pace). Checkpoints hold CPU tensors, so a run can resume on either
+  device.
+- `fit_minutes` (--minutes) picks the epoch count that fits a time box (a
+  lent GPU's lease, a session) by timing a few steps first (fit.py); the
+  chosen count is in the report's config, and --epochs with it repeats the
+  run.
 - Seeded: the data order, augmentation and drop-path masks of epoch e
   depend only on (seed, e), so a resumed run (out/last.pt, written
   atomically every epoch) continues exactly.
@@ -38,7 +45,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Optional
 
@@ -52,7 +59,7 @@ from . import LABELS
 from .augment import augment_faces
 from .data import load_fer_folder
 from .model import (STUDENT, TEACHER, ConvTeacher, ConvTeacherConfig, SwinSE, SwinSEConfig, parameter_count,
-                    student_config)
+                    student_config, teacher_config)
 from .sam import sam_gradients
 
 PIXEL_MEAN, PIXEL_STD = 0.5, 0.25  # (x / 255 - mean) / std, the card's grey_image preprocessing
@@ -71,6 +78,7 @@ class FerTrainConfig:
     alpha: float = 0.7
     online_teacher: bool = False  # the teacher scores each augmented view (a teacher forward pass per step)
     student_shape: str = ""  # changes to the student's shape, e.g. "dim=32,heads=1-2-4" (model.student_config)
+    teacher_shape: str = ""  # changes to the convnet teacher's shape, e.g. "widths=64-128-256-512,blocks=2-2-2-2"
     compile: bool = False
     bf16: bool = False  # bf16 autocast on the training device: slower for these small models on our CPU (see above)
     sam_rho: float = 0.0  # > 0: sharpness-aware minimisation with this radius (sam.py; twice the cost per step)
@@ -227,7 +235,8 @@ def initial_weights(start: dict, model: torch.nn.Module, source: str | Path) -> 
 
 def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTrainConfig(), seed: int = 0,
               teacher: Optional[str | Path] = None, progress: bool = True, limit: Optional[int] = None,
-              stop_after: Optional[int] = None, init: Optional[str | Path] = None, device: str = "cpu") -> dict:
+              stop_after: Optional[int] = None, init: Optional[str | Path] = None, device: str = "cpu",
+              fit_minutes: Optional[float] = None) -> dict:
     """Trains on data/train, selects the epoch on data/val; writes out/best.pt,
     out/last.pt (resume point) and out/report.json; returns the report.
 
@@ -235,7 +244,9 @@ def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTra
     next call with the same arguments resumes where it stopped. `init`
     starts from the weights of an earlier checkpoint of the same model (a
     second schedule, e.g. a warm restart at a lower learning rate).
-    `device` is "cpu" or "cuda" (see the module docstring).
+    `device` is "cpu" or "cuda" (see the module docstring). `fit_minutes`
+    replaces config.epochs with as many epochs as fit in that many minutes
+    (fit.py); a resumed run keeps the count its first call chose.
 
     Example (a few minutes for one epoch of the student on two cores):
         >>> from edgeaffect.fer.train import FerTrainConfig, train_fer
@@ -258,7 +269,8 @@ def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTra
     x_train, y_train = load_fer_folder(data / "train", limit=limit)
     x_val, y_val = load_fer_folder(data / "val", limit=limit)
     torch.manual_seed(seed)
-    model = build(config.model, student=student_config(config.student_shape))
+    model = build(config.model, student=student_config(config.student_shape),
+                  teacher=teacher_config(config.teacher_shape))
     init_sha256 = None
     if init is not None:
         init_sha256 = file_sha256(fer_weights_path(init))
@@ -287,11 +299,29 @@ def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTra
     steps_per_epoch = len(x_train) // config.batch_size  # drop the last partial batch: one static shape for compile
     if steps_per_epoch == 0:
         raise ValueError(f"{len(x_train)} training images < batch size {config.batch_size}; lower --batch-size")
+    weights = class_weights(y_train, config.class_weight_power).to(device)
+    images = torch.from_numpy(x_train).to(device)
+    labels = torch.from_numpy(y_train).long().to(device)
+    last = out / "last.pt"
+    fit = None
+    if fit_minutes is not None:
+        from .fit import epochs_that_fit, time_epoch
+
+        if last.exists():  # the count the first call chose
+            previous = torch.load(last, map_location="cpu", weights_only=False)
+            config, fit = replace(config, epochs=previous["config"]["epochs"]), previous.get("fit")
+        else:
+            fit = time_epoch(model, teacher_model if config.online_teacher else None, images, labels, weights, x_val,
+                             config, steps_per_epoch, out)
+            fit = {"minutes": fit_minutes, **fit, "epochs": epochs_that_fit(fit_minutes, fit["epoch_seconds"])}
+            config = replace(config, epochs=fit["epochs"])
+            if progress:
+                tqdm.write(f"{config.epochs} epochs fit in {fit_minutes:g} minutes ({fit['epoch_seconds']:.1f} s per "
+                           f"epoch as timed); --epochs {config.epochs} repeats this run")
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch,
                                                 pct_start=0.15)
     history, best, start_epoch = [], {"accuracy": -1.0}, 1
-    last = out / "last.pt"
     if last.exists():
         state = torch.load(last, map_location="cpu", weights_only=False)
         # fields added since the run started count as their defaults
@@ -305,9 +335,6 @@ def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTra
         sched.load_state_dict(state["scheduler"])
         history, best, start_epoch = state["history"], state["best"], state["epoch"] + 1
     step_model = torch.compile(model) if config.compile else model
-    weights = class_weights(y_train, config.class_weight_power).to(device)
-    images = torch.from_numpy(x_train)
-    labels = torch.from_numpy(y_train).long().to(device)
     if soft is not None:
         soft = soft.to(device)
     arch = model.cfg.as_dict()
@@ -319,9 +346,8 @@ def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTra
         started, total = time.time(), 0.0
         bar = tqdm(range(steps_per_epoch), desc=f"{config.model} epoch {epoch}/{config.epochs}", disable=not progress)
         for step in bar:
-            idx = order[step * config.batch_size:(step + 1) * config.batch_size]
-            x = normalize(augment_faces(images[idx].float().div(255).unsqueeze(1), gen)).to(device, non_blocking=True)
-            idx = idx.to(device)
+            idx = order[step * config.batch_size:(step + 1) * config.batch_size].to(device)
+            x = normalize(augment_faces(images[idx].float().div(255).unsqueeze(1), gen))
             target = None
             if teacher is not None:
                 if config.online_teacher:
@@ -363,7 +389,7 @@ def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTra
             _atomic(lambda tmp, s=best_state: torch.save(s, tmp), out / "best.pt")
         state = {"model": _cpu_state(model), "optimizer": _cpu_optimizer_state(opt), "scheduler": sched.state_dict(),
                  "config": asdict(config), "architecture": arch, "seed": seed, "epoch": epoch, "teacher": teacher_id,
-                 "init": str(init) if init else None,
+                 "init": str(init) if init else None, "fit": fit,
                  "history": history, "best": best}
         _atomic(lambda tmp, s=state: torch.save(s, tmp), last)  # a kill mid-write must not leave a broken resume point
     report = {"model": config.model, "architecture": arch, "parameters": parameter_count(model), "seed": seed,
@@ -371,6 +397,8 @@ def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTra
               "val_images": int(len(x_val)), "selection": "epoch with the best val accuracy",
               "device": str(device) if device.type == "cpu" else f"{device} ({torch.cuda.get_device_name(device)})",
               "best": best, "history": history}
+    if fit is not None:
+        report["fit"] = fit  # how the epoch count was chosen
     if init is not None:
         report["init"] = str(fer_weights_path(init).resolve())
         report["init_sha256"] = init_sha256  # the path may be overwritten later (a build ships new weights there)
