@@ -113,8 +113,8 @@ def main() -> int:
         # runs found now are added to (or replace) those quoted before: a fresh checkout has no old run folders
         facts["training"] = {**facts.get("training", {}), **training_reports(args.runs).get("training", {})}
         facts["graphs"] = export_form_facts()
-        if args.student.exists():
-            facts.update(schedules(args.student, facts))
+        if args.student.exists():  # runs started from the weights this build replaced continue their schedule
+            facts.update(schedules(args.student, facts, facts.get("previous_weights_sha256")))
             if facts.get("soup"):
                 facts["train_config"], facts["soup_differ"] = soup_config(args.student.parent / "report.json")
         (OUT / "metrics.json").write_text(json.dumps(facts, indent=2, default=str) + "\n")
@@ -133,6 +133,10 @@ def main() -> int:
     is_soup = soup_report.exists() and "soup" in json.loads(soup_report.read_text())
     if is_soup:  # checked before anything shipped is overwritten
         fine_tune_config, differ = soup_config(soup_report)
+    from edgeaffect.models.registry import file_sha256
+
+    # runs that started from the weights shipped now continue their schedule
+    previous_sha256 = file_sha256(OUT / "fer.safetensors") if (OUT / "fer.safetensors").exists() else None
     state = save_weights(args.student, OUT / "fer.safetensors")
     card = fer_card(OUT.parent)
     register_model(card.__class__(**{**card.__dict__, "artifacts": (("torch-fp32", str(OUT / "fer.safetensors")),)}),
@@ -173,7 +177,8 @@ def main() -> int:
                      for k, v in metrics.items()}}
     # runs found now are added to (or replace) those the shipped card quoted: old run folders may be gone
     facts["training"] = {**shipped_facts.get("training", {}), **training_reports(args.runs).get("training", {})}
-    facts.update(schedules(args.student, shipped_facts))
+    facts.update(schedules(args.student, shipped_facts, previous_sha256))
+    facts["previous_weights_sha256"] = previous_sha256
     if is_soup:  # the card describes the settings the fine-tunes share
         facts["train_config"], facts["soup_differ"] = fine_tune_config, differ
     (OUT / "metrics.json").write_text(json.dumps(facts, indent=2, default=str) + "\n")
@@ -288,6 +293,28 @@ def mirror_text() -> str:
             " and its mirror image, logits averaged): " + " ".join(lines))
 
 
+def teacher_text(teacher: dict | None) -> str:
+    """'Distilled from a convnet teacher (...)' for the teacher of the student's last run."""
+    if not teacher or teacher["kind"] != "teacher":
+        return ("Distilled from a convnet teacher (ResNet-style, widths 32-64-128-256, 1.23 M parameters; the first "
+                "schedules) and from earlier students of its own (self-distillation)")
+    arch = teacher["architecture"]
+    return (f"Distilled from a convnet teacher (ResNet-style, widths {'-'.join(map(str, arch['widths']))}, "
+            f"{'-'.join(map(str, arch['blocks']))} blocks per stage, {teacher['parameters'] / 1e6:.2f} M parameters)")
+
+
+def teacher_shape_flag(teacher: dict | None) -> str:
+    """' --teacher-shape ...' when the teacher is not the default convnet (for the card's command)."""
+    from edgeaffect.fer.model import TEACHER
+
+    if not teacher or teacher["kind"] != "teacher":
+        return ""
+    arch = teacher["architecture"]
+    changed = [f"{k}={'-'.join(map(str, v)) if isinstance(v, (list, tuple)) else v}" for k, v in arch.items()
+               if k != "classes" and json.dumps(v) != json.dumps(TEACHER.as_dict()[k])]
+    return f" --teacher-shape {','.join(changed)}" if changed else ""
+
+
 def model_card(facts: dict) -> str:
     """MODEL_CARD.md from the measured facts (and the latency table of bench_fer.py when present)."""
     from edgeaffect.fer import LABELS
@@ -326,7 +353,8 @@ def model_card(facts: dict) -> str:
         last_run, optimiser = f"Last run: seed {facts['seed']}; {cfg['epochs']} epochs,", f" lr {cfg['lr']}"
     teacher_chain = facts.get("teacher_schedule", [])
     teacher_line = (f"\n- Teacher schedule: {schedule_text(teacher_chain)}; it is trained by the same command with "
-                    "`--model teacher`." if teacher_chain else "")
+                    f"`--model teacher{teacher_shape_flag(facts.get('teacher_model'))}`."
+                    if teacher_chain else "")
     return f"""# fer: facial expression recognition (Swin-SE student)
 
 Seven FER2013 classes ({", ".join(LABELS)}) from a 48x48 grey face crop.
@@ -340,7 +368,7 @@ Seven FER2013 classes ({", ".join(LABELS)}) from a 48x48 grey face crop.
   function with fewer nodes than the training form's {g["training"]["nodes"]}: {g["onnxruntime"]["nodes"]} for ONNX Runtime
   ({g["onnxruntime"]["flops_per_face"] / 1e6:.1f} MFLOPs), {g["openvino"]["nodes"]} for OpenVINO (window attention as masked
   full attention, {g["openvino"]["flops_per_face"] / 1e6:.1f} MFLOPs); `benchmarks/bench_fer_graph.py` times each on each backend.
-- Distilled from a convnet teacher (ResNet-style, widths 32-64-128-256, 1.23 M parameters): soft targets at
+- {teacher_text(facts.get("teacher_model"))}: soft targets at
   T = {cfg["temperature"]}, weight alpha = {cfg["alpha"]}, plus the hard labels (edgeaffect/fer/train.py).
 
 ## Data and protocol

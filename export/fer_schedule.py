@@ -2,9 +2,13 @@
 `edgeaffect train fer` and `edgeaffect soup` write, and its one-line form
 for the model card (export/build_fer.py).
 
-A run's report names the weights it started from (`init`) and its teacher;
-following `init` back gives the schedule, oldest run first. A soup's report
-names its ingredients and the start its fine-tunes share.
+A run's report names the weights it started from (`init`, with their
+sha256) and its teacher; following `init` back gives the schedule, oldest
+run first. A run that started from the shipped student continues the
+shipped card's schedule. A run made on another machine (a lent GPU) names
+paths there: the run folder of the same name among these runs stands in
+when its weights have the recorded sha256. A soup's report names its
+ingredients and the start its fine-tunes share.
 
 Example:
     >>> from fer_schedule import schedule_of, schedule_text          # doctest: +SKIP
@@ -20,15 +24,20 @@ from pathlib import Path
 PER_RUN_SETTINGS = ("epochs", "lr", "seed")
 
 
-def schedules(student: Path, shipped_facts: dict) -> dict:
-    """{"schedule", "teacher_schedule"} of the student checkpoint. `shipped_facts` are the
-    metrics.json of the shipped model: a soup of fine-tunes of the shipped student continues
-    its schedule and keeps its teacher (the fine-tunes distil from that student)."""
-    schedule = schedule_of(student, shipped_facts.get("schedule", []))
+def schedules(student: Path, shipped_facts: dict, shipped_sha256: str | None = None) -> dict:
+    """{"schedule", "teacher_schedule", "teacher_model"} of the student checkpoint.
+    `shipped_facts` are the metrics.json of the shipped model, whose weights have
+    `shipped_sha256`: a run started from them continues their schedule, and a soup of
+    fine-tunes of the shipped student also keeps its teacher (the fine-tunes distil from
+    that student)."""
+    schedule = schedule_of(student, shipped_facts.get("schedule", []), shipped_sha256)
     start = _soup_start(student)
     if start and start["shipped"]:
-        return {"schedule": schedule, "teacher_schedule": shipped_facts.get("teacher_schedule", [])}
-    return {"schedule": schedule, "teacher_schedule": teacher_schedule(Path(start["path"]) if start else student)}
+        return {"schedule": schedule, "teacher_schedule": shipped_facts.get("teacher_schedule", []),
+                "teacher_model": shipped_facts.get("teacher_model")}
+    last = Path(start["path"]) if start else student
+    return {"schedule": schedule, "teacher_schedule": teacher_schedule(last, shipped_sha256),
+            "teacher_model": teacher_model(last) or shipped_facts.get("teacher_model")}
 
 
 def _soup_start(checkpoint: Path):
@@ -40,14 +49,15 @@ def _soup_start(checkpoint: Path):
     return report.get("start") if "soup" in report else False
 
 
-def schedule_of(checkpoint: Path, shipped: list[dict] | None = None) -> list[dict]:
+def schedule_of(checkpoint: Path, shipped: list[dict] | None = None, shipped_sha256: str | None = None) -> list[dict]:
     """The runs that made a checkpoint, oldest first, following each report's `init`;
-    a soup on the way contributes one entry (soup_entry) and the schedule of its start."""
+    a soup on the way contributes one entry (soup_entry) and the schedule of its start;
+    a run started from the shipped weights (sha256 `shipped_sha256`) continues `shipped`."""
     chain, report_path = [], checkpoint.parent / "report.json"
     while report_path.exists():
         report = json.loads(report_path.read_text())
         if "soup" in report:
-            return soup_schedule(report_path, shipped or []) + chain
+            return _last_wins(soup_schedule(report_path, shipped or []) + chain)
         teacher = report.get("teacher") or {}
         chain.insert(0, {"run": report_path.parent.name, "model": report["model"], "epochs": report["config"]["epochs"],
                          "lr": report["config"]["lr"], "seed": report["seed"], "teacher": bool(teacher),
@@ -55,9 +65,22 @@ def schedule_of(checkpoint: Path, shipped: list[dict] | None = None) -> list[dic
                          "teacher_val_accuracy": teacher.get("val_accuracy"),
                          "best_val_accuracy": report["best"]["accuracy"], "best_epoch": report["best"]["epoch"],
                          "device": report.get("device", "cpu"), "online_teacher": report["config"].get("online_teacher", False)})
-        init = _beside(report_path, report.get("init"))
+        if shipped_sha256 and report.get("init_sha256") == shipped_sha256:
+            return _last_wins((shipped or []) + chain)
+        init = _beside(report_path, report.get("init"), report.get("init_sha256"))
         report_path = init.parent / "report.json" if init is not None else Path("/nonexistent")
     return chain
+
+
+def _last_wins(chain: list[dict]) -> list[dict]:
+    """The chain with each run once, at its last place: a rebuild's shipped schedule already
+    lists the runs it is followed back to."""
+    seen, kept = set(), []
+    for entry in reversed(chain):
+        if entry["run"] not in seen:
+            seen.add(entry["run"])
+            kept.insert(0, entry)
+    return kept
 
 
 def soup_schedule(report_path: Path, shipped: list[dict]) -> list[dict]:
@@ -119,21 +142,49 @@ def soup_config(report_path: Path) -> tuple[dict, list[str]]:
     return next(iter(configs.values())), differ
 
 
-def _beside(report_path: Path, checkpoint: str | None) -> Path | None:
-    """A checkpoint a report names; a relative one is relative to where training ran: the runs folder."""
+def _beside(report_path: Path, checkpoint: str | None, sha256: str | None = None) -> Path | None:
+    """A checkpoint a report names; a relative one is relative to where training ran: the runs
+    folder. One not found (named on another machine) is looked for in the run folder of the same
+    name among these runs. With `sha256` (the weights the run started from), a file with other
+    weights (since overwritten, or another run's) is no answer: None."""
     if not checkpoint:
         return None
+    from edgeaffect.models.registry import file_sha256
+
     path = Path(checkpoint)
-    return path if path.is_absolute() else report_path.parent.parent / path
+    path = path if path.is_absolute() else report_path.parent.parent / path
+    if not path.exists():
+        path = report_path.parent.parent / path.parent.name / path.name
+    if sha256 and path.is_file() and file_sha256(path) != sha256:
+        return None
+    return path
 
 
-def teacher_schedule(student: Path) -> list[dict]:
-    """The schedule of the teacher the student's last run was distilled from."""
+def _teacher_of(student: Path) -> Path | None:
+    """The checkpoint of the teacher the student's last run was distilled from, when its report names one."""
     report_path = student.parent / "report.json"
     if not report_path.exists():
-        return []
-    teacher = _beside(report_path, (json.loads(report_path.read_text()).get("teacher") or {}).get("checkpoint"))
-    return schedule_of(teacher) if teacher is not None else []
+        return None
+    return _beside(report_path, (json.loads(report_path.read_text()).get("teacher") or {}).get("checkpoint"))
+
+
+def teacher_schedule(student: Path, shipped_sha256: str | None = None) -> list[dict]:
+    """The schedule of the teacher the student's last run was distilled from."""
+    teacher = _teacher_of(student)
+    return schedule_of(teacher, [], shipped_sha256) if teacher is not None else []
+
+
+def teacher_model(student: Path) -> dict | None:
+    """{"kind", "architecture", "parameters"} of the teacher the student's last run was distilled from."""
+    teacher = _teacher_of(student)
+    if teacher is None or not teacher.is_file():
+        return None
+    from edgeaffect.fer.model import parameter_count
+    from edgeaffect.fer.train import load_checkpoint_model, read_fer_weights
+
+    weights = read_fer_weights(teacher)
+    return {"kind": weights["kind"], "architecture": weights["architecture"],
+            "parameters": parameter_count(load_checkpoint_model(teacher))}
 
 
 def schedule_text(chain: list[dict]) -> str:

@@ -26,7 +26,7 @@ py="${PYTHON:-python3}"
 device="${DEVICE:-cuda}"
 teacher_minutes="${TEACHER_MINUTES:-4}"
 student_minutes="${STUDENT_MINUTES:-3}"
-limit() { awk "BEGIN { print int($1 * 60 + 150) }"; }  # seconds: the run's minutes plus loading and timing
+limit() { awk "BEGIN { print int($1 * 60 + 90) }"; }  # seconds: the run's minutes plus loading and timing
 export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 mkdir -p "$out" "$runs" /tmp/fer-data
 log="$out/gpu_train_fer.log"

@@ -133,3 +133,50 @@ def test_soup_refuses_a_start_that_a_build_has_since_replaced(runs, tmp_path):
     assert [i["role"] for i in report["soup"]] == ["start", "fine-tune", "fine-tune"]
     chain = schedule_of(folder / "soup" / "best.pt", [])
     assert chain[-1]["epochs"] == 6 and chain[-1]["soup"][0]["run"] == "the start"
+
+
+def _sha256(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_runs_made_on_a_lent_gpu_continue_the_shipped_schedule(runs, tmp_path):
+    """A run started from the shipped weights (its report's init_sha256)
+    continues the shipped schedule; its follow-up names a path on the GPU
+    machine (/tmp/...), found here in the run folder of the same name when
+    the weights match; the teacher is found the same way. A rebuild from the
+    card's own schedule lists each run once."""
+    folder, shipped, _, _ = runs
+    shipped_sha = _sha256(shipped)
+    teacher = folder / "gpu-teacher"
+    teacher.mkdir()
+    from edgeaffect.fer.model import ConvTeacher, ConvTeacherConfig
+
+    wide = ConvTeacherConfig(widths=(4, 8), blocks=(2, 2))
+    torch.save({"model": ConvTeacher(wide).state_dict(), "config": {"model": "teacher"}, "architecture": wide.as_dict(),
+                "seed": 0, "epoch": 5}, teacher / "best.pt")
+    (teacher / "report.json").write_text(json.dumps({
+        "model": "teacher", "seed": 61, "config": {**CONFIG, "model": "teacher", "epochs": 43, "lr": 2e-3},
+        "device": "cuda (H100)", "best": {"epoch": 43, "accuracy": 0.70, "macro_f1": 0.69}}))
+
+    def gpu_run(name, init, init_sha, seed):
+        best = fake_run(folder / name, init, seed=seed, device="cuda (H100)")
+        report = json.loads((folder / name / "report.json").read_text())
+        report.update(init_sha256=init_sha, teacher={"checkpoint": "/tmp/runs/gpu-teacher/best.pt", "val_accuracy": 0.7})
+        (folder / name / "report.json").write_text(json.dumps(report))
+        return best
+
+    first = gpu_run("gpu-a", shipped, shipped_sha, seed=5)
+    second = gpu_run("gpu-b", "/tmp/runs/gpu-a/best.pt", _sha256(first), seed=6)
+    facts = schedules(second, {"schedule": SHIPPED_SCHEDULE}, shipped_sha)
+    assert [r["run"] for r in facts["schedule"]] == ["fer-student-kd", "gpu-a", "gpu-b"]
+    assert [r["run"] for r in facts["teacher_schedule"]] == ["gpu-teacher"]
+    assert facts["teacher_model"]["architecture"]["blocks"] == (2, 2)
+    assert facts["teacher_model"]["parameters"] == sum(p.numel() for p in ConvTeacher(wide).parameters())
+    rebuilt = schedules(second, {"schedule": facts["schedule"]}, shipped_sha)  # build_fer.py --card-only
+    assert rebuilt["schedule"] == facts["schedule"]
+    # the shipped weights were replaced since: the chain stops at the run that started from them
+    assert [r["run"] for r in schedules(second, {"schedule": SHIPPED_SCHEDULE}, "another sha")["schedule"]] == \
+        ["gpu-a", "gpu-b"]
+    # gpu-a's folder here holds other weights than gpu-b started from: not followed
+    torch.save({"other": torch.zeros(1)}, first)
+    assert [r["run"] for r in schedule_of(second, SHIPPED_SCHEDULE, shipped_sha)] == ["gpu-b"]
