@@ -224,13 +224,14 @@ def _spread(run: dict) -> str:
     return f"{min(scores):.4f}-{max(scores):.4f}"
 
 
-def born_again_text(training: dict, soup_runs: frozenset = frozenset()) -> str:
-    """The born-again and SAM fine-tunes; `soup_runs` are the runs the shipped soup averages."""
+def born_again_text(training: dict, soup_of: dict | None = None) -> str:
+    """The born-again and SAM fine-tunes; `soup_of` maps each run a soup of the schedule averages to that soup."""
     run = training.get(BORN_AGAIN_RUN)
     if run is None:
         return ""
-    if BORN_AGAIN_RUN in soup_runs:
-        text = (f" Alone, the soup's fine-tunes stayed within selection noise of the student they started from:"
+    soup = (soup_of or {}).get(BORN_AGAIN_RUN)
+    if soup:
+        text = (f" Alone, the fine-tunes of the soup {soup} stayed within selection noise of the student they started from:"
                 f" self-distilling it from itself (born-again: `--init fer --teacher fer --online-teacher`,"
                 f" {run['config']['epochs']} CPU epochs at lr {run['config']['lr']:g}, run {BORN_AGAIN_RUN}) reached"
                 f" {run['best']['accuracy']:.4f} (macro-F1 {run['best']['macro_f1']:.4f}) at its best epoch, its epochs"
@@ -315,6 +316,21 @@ def teacher_shape_flag(teacher: dict | None) -> str:
     return f" --teacher-shape {','.join(changed)}" if changed else ""
 
 
+def teacher_gap_text(teacher_chain: list[dict], student_accuracy: float) -> str:
+    """Where the student stands against its teacher, and what is left to try."""
+    if not teacher_chain:
+        return ("The teacher and the student were still improving with each schedule; longer schedules (on a GPU: "
+                "`--device cuda`, with `--online-teacher` for the student) are the next step.")
+    teacher = teacher_chain[-1]
+    return (f"Its teacher ({teacher['run']}) scores {teacher['best_val_accuracy']:.4f} on val, "
+            f"{100 * (teacher['best_val_accuracy'] - student_accuracy):.1f} points above this student (ONNX fp32): the "
+            "student's schedules distilled from it gained less each time (see the schedule above), which suggests "
+            "the rest of the gap is more the 1.1 M-parameter student's size than its schedule. A wider or deeper "
+            "student "
+            "closes it at a latency cost (`benchmarks/bench_fer_shapes.py` times shapes untrained); a long GPU "
+            "schedule of the student from scratch under this teacher is untried.")
+
+
 def model_card(facts: dict) -> str:
     """MODEL_CARD.md from the measured facts (and the latency table of bench_fer.py when present)."""
     from edgeaffect.fer import LABELS
@@ -339,11 +355,10 @@ def model_card(facts: dict) -> str:
                       if not name.endswith((".json", ".png", ".md")))
     cfg = facts["train_config"]
     schedule = schedule_text(facts.get("schedule", []))
-    last = (facts.get("schedule") or [{}])[-1]
-    soup_runs = frozenset(i["run"] for i in last.get("soup", []))
+    soup_of = {i["run"]: step["run"] for step in facts.get("schedule", []) if "soup" in step for i in step["soup"]}
     shallow = shallow_student_text(training)
-    if soup_runs:  # these runs started from the student the soup has since replaced
-        shallow = shallow.replace("this student", "the student before the soup")
+    if BORN_AGAIN_RUN in soup_of:  # these runs started from the student that soup has since replaced
+        shallow = shallow.replace("this student", f"the student before the soup {soup_of[BORN_AGAIN_RUN]}")
     if facts.get("soup"):
         differ = facts.get("soup_differ") or []
         last_run = ("Fine-tunes in the soup (each; epochs, peak lr and seed above"
@@ -419,14 +434,13 @@ training images and gated on the validation split (at most 1 point of accuracy l
 
 One table per machine, each from one process (compare rows within a table; the machines are shared and
 noisy). INT8 pays on CPUs with VNNI (the Xeon); on one without (the AVX2-only EPYC) its integer kernels are
-slower than fp32, and ONNX Runtime fp32 is the fastest backend there. ONNX Runtime sessions run with
+slower than fp32, and fp32 is the fastest there (ONNX Runtime and OpenVINO within the machine's noise of each other). ONNX Runtime sessions run with
 `session.x64quantprecision=1`, so ONNX Runtime INT8 scores the same on both (edgeaffect/backends/ort_options.py).{mirror_text()}
 
 ## Limits
 - {training_budget(facts.get("schedule", []), teacher_chain, cfg["epochs"])}:
   below the project's target (70% on FER2013 after INT8){" and below the mini-Xception peer (65.2% on this split)" if fp32["accuracy"] < 0.652 else ""}.
-  The teacher and the student were still improving with each schedule; longer schedules (on a GPU: `--device
-  cuda`, with `--online-teacher` for the student) are the next step.
+  {teacher_gap_text(teacher_chain, fp32["accuracy"])}
 - Latency: the target is < 1 ms per face at batch 1 on 2 threads; this model takes longer (table above). At
   batch 1 the second thread buys nothing: one thread takes as long (`benchmarks/results/fer-graph-1threads-*.md`),
   and at batch 32 one thread does about 0.85 ms of arithmetic per face, so batch 1 is one core's arithmetic plus
@@ -435,7 +449,7 @@ slower than fp32, and ONNX Runtime fp32 is the fastest backend there. ONNX Runti
   below 1 ms needs a student with fewer FLOPs and fewer blocks, trained anew: untrained candidate shapes timed
   side by side (`benchmarks/results/fer-shapes-*.md`) take 0.70x this shape's time with `--student-shape
   depths=1-2-1` (38.6 MFLOPs) and 0.54x with `dim=32,stem=24,heads=1-2-4,depths=1-2-1` (18.6 MFLOPs), OpenVINO
-  INT8 at batch 1; their accuracy is what longer (GPU) schedules must show.{shallow}{born_again_text(training, soup_runs)}
+  INT8 at batch 1; their accuracy is what longer (GPU) schedules must show.{shallow}{born_again_text(training, soup_of)}
 - FER2013 faces are frontal-ish, grey, low resolution, with noisy labels; disgust has 436 training images.
 - Expression is not emotion: the model labels facial configurations, not inner states.
 """

@@ -57,7 +57,7 @@ def schedule_of(checkpoint: Path, shipped: list[dict] | None = None, shipped_sha
     while report_path.exists():
         report = json.loads(report_path.read_text())
         if "soup" in report:
-            return _last_wins(soup_schedule(report_path, shipped or []) + chain)
+            return _last_wins(soup_schedule(report_path, shipped or [], shipped_sha256) + chain)
         teacher = report.get("teacher") or {}
         chain.insert(0, {"run": report_path.parent.name, "model": report["model"], "epochs": report["config"]["epochs"],
                          "lr": report["config"]["lr"], "seed": report["seed"], "teacher": bool(teacher),
@@ -83,9 +83,10 @@ def _last_wins(chain: list[dict]) -> list[dict]:
     return kept
 
 
-def soup_schedule(report_path: Path, shipped: list[dict]) -> list[dict]:
+def soup_schedule(report_path: Path, shipped: list[dict], shipped_sha256: str | None = None) -> list[dict]:
     """The schedule of the soup's start and the soup's own entry. The start is the shipped
-    student (`shipped`, its schedule, less any earlier build of this same soup) or a run."""
+    student (`shipped`, its schedule, less any earlier build of this same soup) or a run
+    (whose own chain may go back to the shipped weights, sha256 `shipped_sha256`)."""
     report = json.loads(report_path.read_text())
     start = report.get("start")
     if start is None:  # fine-tunes without run reports: what came before is unknown
@@ -93,7 +94,7 @@ def soup_schedule(report_path: Path, shipped: list[dict]) -> list[dict]:
     elif start["shipped"]:
         before = [r for r in shipped if r.get("run") != report_path.parent.name]
     else:
-        before = schedule_of(Path(start["path"]), shipped)
+        before = schedule_of(Path(start["path"]), shipped, shipped_sha256)
     return before + [soup_entry(report_path, report)]
 
 

@@ -174,6 +174,12 @@ def test_runs_made_on_a_lent_gpu_continue_the_shipped_schedule(runs, tmp_path):
     assert facts["teacher_model"]["parameters"] == sum(p.numel() for p in ConvTeacher(wide).parameters())
     rebuilt = schedules(second, {"schedule": facts["schedule"]}, shipped_sha)  # build_fer.py --card-only
     assert rebuilt["schedule"] == facts["schedule"]
+    # a soup of gpu-b and fine-tunes of it goes back through gpu-b to the shipped schedule
+    tunes = [fake_run(folder / f"ft-{i}", second, seed=10 + i) for i in range(2)]
+    make_soup([second, *tunes], folder / "soup-b")
+    souped = schedules(folder / "soup-b" / "best.pt", {"schedule": SHIPPED_SCHEDULE}, shipped_sha)
+    assert [r["run"] for r in souped["schedule"]] == ["fer-student-kd", "gpu-a", "gpu-b", "soup-b"]
+    assert [r["run"] for r in souped["teacher_schedule"]] == ["gpu-teacher"]
     # the shipped weights were replaced since: the chain stops at the run that started from them
     assert [r["run"] for r in schedules(second, {"schedule": SHIPPED_SCHEDULE}, "another sha")["schedule"]] == \
         ["gpu-a", "gpu-b"]
