@@ -23,7 +23,6 @@ from typing import Optional
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from .augment import augment_faces
 from .sam import sam_gradients
@@ -45,7 +44,7 @@ def time_epoch(model: torch.nn.Module, teacher: Optional[torch.nn.Module], image
     """Seconds per epoch of train_fer with `config`, measured on copies: a
     training step (mean of TIMED_STEPS after WARMUP_STEPS), scoring val, and
     the epoch's checkpoint writes. `teacher` is the online teacher, or None."""
-    from .train import normalize, predict_logits
+    from .train import normalize, predict_logits, training_loss
 
     if config.compile:
         raise ValueError("--minutes cannot predict torch.compile's warm-up; give --epochs with --compile")
@@ -54,7 +53,6 @@ def time_epoch(model: torch.nn.Module, teacher: Optional[torch.nn.Module], image
     opt = torch.optim.AdamW(trial.parameters(), lr=1e-6)
     gen = torch.Generator().manual_seed(20261127)  # the run's own generators are not drawn from
     cpu_rng = torch.get_rng_state()
-    t = config.temperature
 
     def step() -> float:
         idx = torch.randint(0, len(images), (config.batch_size,), generator=gen).to(device)
@@ -67,12 +65,7 @@ def time_epoch(model: torch.nn.Module, teacher: Optional[torch.nn.Module], image
         def batch_loss():
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16):
                 logits = trial(x).float()
-            loss = F.cross_entropy(logits, labels[idx], weight=class_weights, label_smoothing=config.label_smoothing)
-            if target is not None:
-                kd = F.kl_div(F.log_softmax(logits / t, 1), F.log_softmax(target / t, 1), log_target=True,
-                              reduction="batchmean")
-                loss = (1 - config.alpha) * loss + config.alpha * t * t * kd
-            return loss
+            return training_loss(logits, labels[idx], class_weights, target, config)
 
         loss = sam_gradients(trial.parameters(), batch_loss, config.sam_rho)
         opt.step()

@@ -91,6 +91,18 @@ def normalize(images: torch.Tensor) -> torch.Tensor:
     return (images - PIXEL_MEAN) / PIXEL_STD
 
 
+def training_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor, target: Optional[torch.Tensor],
+                  config: FerTrainConfig) -> torch.Tensor:
+    """Class-weighted, label-smoothed cross-entropy; with teacher logits `target`, mixed with the
+    soft-target KL at config.temperature (weight config.alpha, scaled by T^2; the module docstring)."""
+    loss = F.cross_entropy(logits, labels, weight=weights, label_smoothing=config.label_smoothing)
+    if target is None:
+        return loss
+    t = config.temperature
+    kd = F.kl_div(F.log_softmax(logits / t, 1), F.log_softmax(target / t, 1), log_target=True, reduction="batchmean")
+    return (1 - config.alpha) * loss + config.alpha * t * t * kd
+
+
 def build(kind: str, student: SwinSEConfig = STUDENT, teacher: ConvTeacherConfig = TEACHER):
     if kind == "student":
         return SwinSE(student)
@@ -363,13 +375,7 @@ def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTra
                     _set_rng_state(device, masks)
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16):
                     logits = step_model(x).float()
-                loss = F.cross_entropy(logits, labels[idx], weight=weights, label_smoothing=config.label_smoothing)
-                if target is not None:
-                    t = config.temperature
-                    kd = F.kl_div(F.log_softmax(logits / t, 1), F.log_softmax(target / t, 1), log_target=True,
-                                  reduction="batchmean")
-                    loss = (1 - config.alpha) * loss + config.alpha * t * t * kd
-                return loss
+                return training_loss(logits, labels[idx], weights, target, config)
 
             loss = sam_gradients(model.parameters(), batch_loss, config.sam_rho)
             opt.step()
