@@ -315,13 +315,13 @@ def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTra
     images = torch.from_numpy(x_train).to(device)
     labels = torch.from_numpy(y_train).long().to(device)
     last = out / "last.pt"
+    state = torch.load(last, map_location="cpu", weights_only=False) if last.exists() else None  # the resume point
     fit = None
     if fit_minutes is not None:
         from .fit import epochs_that_fit, time_epoch
 
-        if last.exists():  # the count the first call chose
-            previous = torch.load(last, map_location="cpu", weights_only=False)
-            config, fit = replace(config, epochs=previous["config"]["epochs"]), previous.get("fit")
+        if state is not None:  # the count the first call chose
+            config, fit = replace(config, epochs=state["config"]["epochs"]), state.get("fit")
         else:
             fit = time_epoch(model, teacher_model if config.online_teacher else None, images, labels, weights, x_val,
                              config, steps_per_epoch, out)
@@ -334,8 +334,7 @@ def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTra
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch,
                                                 pct_start=0.15)
     history, best, start_epoch = [], {"accuracy": -1.0}, 1
-    if last.exists():
-        state = torch.load(last, map_location="cpu", weights_only=False)
+    if state is not None:
         # fields added since the run started count as their defaults
         written = {**asdict(FerTrainConfig()), **state["config"]}
         if (written != asdict(config) or state["seed"] != seed or state.get("teacher") != teacher_id
