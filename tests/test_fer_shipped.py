@@ -33,7 +33,7 @@ def torch_logits(faces: np.ndarray) -> np.ndarray:
         return reference.predict_raw(reference.preprocess(faces)), torch
 
 
-@pytest.mark.parametrize("backend", ["onnxruntime", pytest.param("openvino", marks=pytest.mark.openvino)])
+@pytest.mark.parametrize("backend", ["onnxruntime", pytest.param("openvino", marks=pytest.mark.openvino), "native"])
 def test_fp32_artifacts_match_the_torch_weights(backend, rng):
     if backend == "openvino" and not _has("openvino"):
         pytest.skip("OpenVINO is not installed")

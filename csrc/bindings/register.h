@@ -8,4 +8,5 @@ void register_bde(pybind11::module_& m);
 void register_info(pybind11::module_& m);
 void register_attention(pybind11::module_& m);
 void register_rbengine(pybind11::module_& m);
+void register_swinengine(pybind11::module_& m);
 }  // namespace edgeaffect

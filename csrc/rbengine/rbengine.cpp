@@ -9,72 +9,74 @@
 
 namespace edgeaffect {
 namespace rbengine {
-namespace {
-
-const std::vector<float>& take(const std::map<std::string, std::vector<float>>& w, const std::string& name,
-                               std::size_t size) {
+const std::vector<float>& take_weight(const WeightMap& w, const std::string& name, std::size_t size) {
   auto it = w.find(name);
-  if (it == w.end()) throw std::invalid_argument("RBTransformer weights lack " + name);
+  if (it == w.end()) throw std::invalid_argument("the weights lack " + name);
   if (it->second.size() != size)
     throw std::invalid_argument(name + " has " + std::to_string(it->second.size()) + " values, expected " +
                                 std::to_string(size));
   return it->second;
 }
 
-Linear make_linear(const std::map<std::string, std::vector<float>>& w, const std::string& name, int in, int out) {
-  const auto& weight = take(w, name + ".weight", static_cast<std::size_t>(in) * out);  // torch: (out, in)
+Linear make_linear(const std::vector<float>& weight, std::vector<float> bias, int in, int out) {
+  if (weight.size() != static_cast<std::size_t>(in) * out) throw std::invalid_argument("linear weight size mismatch");
   Linear l;
   l.in = in;
   l.out = out;
-  l.wt.resize(static_cast<std::size_t>(in) * out);
+  l.wt.resize(static_cast<std::size_t>(in) * out);  // torch: (out, in)
   for (int o = 0; o < out; ++o)
     for (int i = 0; i < in; ++i) l.wt[static_cast<std::size_t>(i) * out + o] = weight[static_cast<std::size_t>(o) * in + i];
-  l.b = take(w, name + ".bias", out);
+  l.b = bias.empty() ? std::vector<float>(out, 0.0f) : std::move(bias);
+  l.packed.resize(static_cast<std::size_t>(kernels().packed_floats(in, out)));
+  kernels().pack(l.wt.data(), in, out, l.packed.data());
   return l;
 }
 
-LayerNorm make_norm(const std::map<std::string, std::vector<float>>& w, const std::string& name, int dim) {
-  return LayerNorm{take(w, name + ".weight", dim), take(w, name + ".bias", dim)};
+Linear load_linear(const WeightMap& w, const std::string& name, int in, int out, bool has_bias) {
+  const auto& weight = take_weight(w, name + ".weight", static_cast<std::size_t>(in) * out);
+  return make_linear(weight, has_bias ? take_weight(w, name + ".bias", out) : std::vector<float>(), in, out);
 }
 
-}  // namespace
+LayerNorm load_norm(const WeightMap& w, const std::string& name, int dim) {
+  return LayerNorm{take_weight(w, name + ".weight", dim), take_weight(w, name + ".bias", dim)};
+}
 
 const Kernels& kernels() {
   static const Kernels chosen = [] {
     const std::string& level = selected_cpu_level();
 #if defined(__x86_64__)
-    if (level == "avx512") return Kernels{avx512::linear, avx512::gelu, avx512::layernorm};
-    if (level == "avx2") return Kernels{avx2::linear, avx2::gelu, avx2::layernorm};
+    if (level == "avx512") return Kernels{avx512::linear_part, avx512::packed_floats, avx512::pack, avx512::gelu, avx512::layernorm};
+    if (level == "avx2") return Kernels{avx2::linear_part, avx2::packed_floats, avx2::pack, avx2::gelu, avx2::layernorm};
 #endif
-    return Kernels{baseline::linear, baseline::gelu, baseline::layernorm};
+    return Kernels{baseline::linear_part, baseline::packed_floats, baseline::pack, baseline::gelu, baseline::layernorm};
   }();
   return chosen;
 }
 
-void Linear::forward(const float* x, int rows, float* y) const {
-  kernels().linear(x, rows, in, out, wt.data(), b.data(), y);
+void Linear::forward(const float* x, int rows, float* y, int part, int parts) const {
+  kernels().linear_part(x, rows, in, out, packed.data(), wt.data(), b.data(), y, part, parts);
 }
 
 void LayerNorm::forward(const float* x, int rows, int dim, float* y) const {
   kernels().layernorm(x, rows, dim, w.data(), b.data(), y);
 }
 
-Engine::Engine(const Config& cfg, const std::map<std::string, std::vector<float>>& w) : cfg_(cfg) {
+Engine::Engine(const Config& cfg, const WeightMap& w) : cfg_(cfg) {
   if (cfg.heads * cfg.head_dim <= 0 || cfg.electrodes <= 0 || cfg.electrodes > attention::kMaxLength)
     throw std::invalid_argument("bad RBTransformer configuration");
   const int inner = cfg.heads * cfg.head_dim;
-  embed_ = make_linear(w, "embed", cfg.bands, cfg.dim);
-  electrode_ = take(w, "electrode", static_cast<std::size_t>(cfg.electrodes) * cfg.dim);
+  embed_ = load_linear(w, "embed", cfg.bands, cfg.dim);
+  electrode_ = take_weight(w, "electrode", static_cast<std::size_t>(cfg.electrodes) * cfg.dim);
   for (int i = 0; i < cfg.depth; ++i) {
     const std::string p = "blocks." + std::to_string(i) + ".";
-    blocks_.push_back(Block{make_norm(w, p + "norm1", cfg.dim), make_norm(w, p + "norm2", cfg.dim),
-                            make_linear(w, p + "attn.qkv", cfg.dim, 3 * inner),
-                            make_linear(w, p + "attn.out", inner, cfg.dim), make_linear(w, p + "ff.0", cfg.dim, cfg.ff),
-                            make_linear(w, p + "ff.3", cfg.ff, cfg.dim)});
+    blocks_.push_back(Block{load_norm(w, p + "norm1", cfg.dim), load_norm(w, p + "norm2", cfg.dim),
+                            load_linear(w, p + "attn.qkv", cfg.dim, 3 * inner),
+                            load_linear(w, p + "attn.out", inner, cfg.dim), load_linear(w, p + "ff.0", cfg.dim, cfg.ff),
+                            load_linear(w, p + "ff.3", cfg.ff, cfg.dim)});
   }
-  norm_ = make_norm(w, "norm", cfg.dim);
-  head1_ = make_linear(w, "head.0", cfg.dim, cfg.dim);
-  head2_ = make_linear(w, "head.3", cfg.dim, cfg.outputs);
+  norm_ = load_norm(w, "norm", cfg.dim);
+  head1_ = load_linear(w, "head.0", cfg.dim, cfg.dim);
+  head2_ = load_linear(w, "head.3", cfg.dim, cfg.outputs);
 }
 
 void Engine::forward(const float* tokens, int batch, float* logits) const {

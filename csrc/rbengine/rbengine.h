@@ -23,13 +23,25 @@ struct Config {
 struct Linear {
   int in = 0, out = 0;
   std::vector<float> wt, b;
-  void forward(const float* x, int rows, float* y) const;
+  std::vector<float> packed;  // wt in the kernel build's strip layout (rbengine_cpu_kernel.inc)
+  // y = x Wt + b; part/parts: only that share of the output columns (threads).
+  void forward(const float* x, int rows, float* y, int part = 0, int parts = 1) const;
 };
 
 struct LayerNorm {
   std::vector<float> w, b;
   void forward(const float* x, int rows, int dim, float* y) const;
 };
+
+using WeightMap = std::map<std::string, std::vector<float>>;
+
+// Weight lookup with a size check; std::invalid_argument names what is wrong.
+const std::vector<float>& take_weight(const WeightMap& w, const std::string& name, std::size_t size);
+// A Linear from torch's (out, in) weight and a bias (empty: zeros).
+Linear make_linear(const std::vector<float>& weight, std::vector<float> bias, int in, int out);
+// name.weight (and name.bias unless has_bias is false) from a state_dict.
+Linear load_linear(const WeightMap& w, const std::string& name, int in, int out, bool has_bias = true);
+LayerNorm load_norm(const WeightMap& w, const std::string& name, int dim);
 
 struct Block {
   LayerNorm norm1, norm2;
@@ -39,7 +51,7 @@ struct Block {
 class Engine {
  public:
   // weights: torch state_dict names -> float32 arrays (shape implied by cfg).
-  Engine(const Config& cfg, const std::map<std::string, std::vector<float>>& weights);
+  Engine(const Config& cfg, const WeightMap& weights);
   // tokens (batch, electrodes, bands) -> logits (batch, outputs).
   void forward(const float* tokens, int batch, float* logits) const;
   const Config& config() const { return cfg_; }

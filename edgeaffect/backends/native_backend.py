@@ -1,8 +1,11 @@
-"""edgeaffect's own C++ engine for the RBTransformer EEG models: no
-framework, weights from the model's safetensors artifact."""
+"""edgeaffect's own C++ engines: no framework, weights from the model's
+safetensors artifact. Two architectures have one: the RBTransformer (the
+`eeg` models, edgeaffect.eeg.native) and the Swin-SE FER student (the `fer`
+models, edgeaffect.fer.native)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -10,12 +13,24 @@ import numpy as np
 
 from .base import Backend, Request, register_backend
 
-ENGINE_BUILDERS = ("edgeaffect.eeg.model:",)
+ENGINES = {  # card builder prefix -> the engine that runs it
+    "edgeaffect.eeg.model:": "rbtransformer",
+    "edgeaffect.fer.model:build_student": "swin-se",
+}
+BINDINGS = {"rbtransformer": "RBEngine", "swin-se": "SwinEngine"}
+
+
+def engine_for(builder: Optional[str]) -> Optional[str]:
+    """The native engine ("rbtransformer" or "swin-se") for a card's builder, or None."""
+    return next((engine for prefix, engine in ENGINES.items() if (builder or "").startswith(prefix)), None)
 
 
 @register_backend
 class NativeBackend(Backend):
-    """The native RBTransformer engine (edgeaffect.eeg.native): fp32, CPU."""
+    """The native engines: fp32, CPU. Threads: the Swin-SE engine splits one
+    face's layers over up to 2 threads (more costs more in hand-offs than it
+    saves at this size) and a batch's faces over all of them; the
+    RBTransformer engine runs on one."""
 
     name = "native"
     formats = ("torch",)  # the card's torch-fp32 safetensors weights
@@ -30,7 +45,8 @@ class NativeBackend(Backend):
             module = _native.cpu_module()
         except _native.NativeUnavailableError as exc:
             return str(exc)
-        return None if hasattr(module, "RBEngine") else "this build of edgeaffect._C has no RBTransformer engine"
+        missing = [name for name in BINDINGS.values() if not hasattr(module, name)]
+        return f"this build of edgeaffect._C lacks {', '.join(missing)}: rebuild edgeaffect" if missing else None
 
     def _extra_reasons(self, request: Request) -> list[str]:
         from ..models import get_card
@@ -38,24 +54,40 @@ class NativeBackend(Backend):
         try:
             card = get_card(request.model)
         except KeyError:
-            return [f"the native engine needs a registered card for {request.model!r} (it names the architecture)"]
-        if not (card.builder or "").startswith(ENGINE_BUILDERS):
-            return [f"the native engine implements the RBTransformer (eeg) models only, not {request.model!r}"]
-        if "heads" not in dict(card.architecture):
+            return [f"the native engines need a registered card for {request.model!r} (it names the architecture)"]
+        engine = engine_for(card.builder)
+        if engine is None:
+            return [f"the native engines implement the RBTransformer (eeg) and Swin-SE (fer) models only, "
+                    f"not {request.model!r}"]
+        if engine == "rbtransformer" and "heads" not in dict(card.architecture):
             return [f"model {request.model!r} does not state its attention heads (card.architecture)"]
         if request.device == "gpu":
-            return ["the native engine runs on the CPU"]
+            return ["the native engines run on the CPU"]
         return []
 
     def _load(self, request: Request, fmt: str, path: Path) -> None:
-        from ..eeg.native import NativeRBEngine
         from ..models import get_card
 
         if path.suffix != ".safetensors":
-            raise ValueError(f"the native engine reads .safetensors weights, not {path.name}")
-        heads = int(dict(get_card(request.model).architecture)["heads"])
-        self.engine = NativeRBEngine.from_safetensors(path, heads)
-        self.metadata.update({"device": "cpu", "engine": "edgeaffect RBTransformer (C++)", **self.engine.config})
+            raise ValueError(f"the native engines read .safetensors weights, not {path.name}")
+        card = get_card(request.model)
+        self.kind = engine_for(card.builder)
+        self.threads = request.threads
+        if self.kind == "swin-se":
+            from ..fer.native import NativeSwinEngine
+
+            self.engine = NativeSwinEngine.from_safetensors(path)
+            name = "edgeaffect Swin-SE (C++)"
+        else:
+            from ..eeg.native import NativeRBEngine
+
+            self.engine = NativeRBEngine.from_safetensors(path, int(dict(card.architecture)["heads"]))
+            name = "edgeaffect RBTransformer (C++)"
+        self.metadata.update({"device": "cpu", "engine": name, **self.engine.config})
 
     def _run(self, inputs: np.ndarray) -> np.ndarray:
-        return self.engine.forward(inputs)
+        if self.kind != "swin-se":
+            return self.engine.forward(inputs)
+        cores = os.cpu_count() or 1
+        threads = self.threads or (min(2, cores) if len(inputs) == 1 else cores)
+        return self.engine.forward(inputs, threads)

@@ -13,37 +13,14 @@ Example:
 
 from __future__ import annotations
 
-import json
-import struct
 from pathlib import Path
 
 import numpy as np
 
 from .. import _native
+from ..io.weights_file import read_safetensors
 
-_DTYPES = {"F32": np.float32, "F16": np.float16, "BF16": None, "F64": np.float64}
-
-
-def read_safetensors(path: str | Path) -> dict[str, np.ndarray]:
-    """All tensors of a safetensors file as numpy arrays (float32 for float data)."""
-    raw = Path(path).read_bytes()
-    if len(raw) < 8:
-        raise ValueError(f"{path} is not a safetensors file (too short)")
-    (length,) = struct.unpack("<Q", raw[:8])
-    try:
-        header = json.loads(raw[8 : 8 + length])
-    except ValueError as exc:
-        raise ValueError(f"{path}: corrupt safetensors header ({exc})") from exc
-    base, tensors = 8 + length, {}
-    for name, meta in header.items():
-        if name == "__metadata__":
-            continue
-        dtype = _DTYPES.get(meta["dtype"])
-        if dtype is None:
-            raise ValueError(f"{path}: tensor {name} has dtype {meta['dtype']}; store float32 weights")
-        start, end = meta["data_offsets"]
-        tensors[name] = np.frombuffer(raw[base + start : base + end], dtype=dtype).reshape(meta["shape"]).astype(np.float32)
-    return tensors
+__all__ = ["NativeRBEngine", "read_safetensors"]
 
 
 class NativeRBEngine:

@@ -1,0 +1,14 @@
+// The Swin engine's window attention compiled for the "avx512" instruction
+// set (flags from CMakeLists.txt; swinengine.cpp picks a build at run time).
+#include <cstdint>
+
+#include "../common/simd.h"
+#include "swinengine_kernels.h"
+
+namespace edgeaffect {
+namespace swinengine {
+namespace avx512 {
+#include "swinengine_cpu_kernel.inc"
+}  // namespace avx512
+}  // namespace swinengine
+}  // namespace edgeaffect
