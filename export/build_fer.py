@@ -433,7 +433,11 @@ training images and gated on the validation split (at most 1 point of accuracy l
 {(chr(10) * 2).join(latency_table(p) for p in latency) if latency else "Run `python benchmarks/bench_fer.py --data ../shared/data/fer2013` and rebuild this card."}
 
 One table per machine, each from one process (compare rows within a table; the machines are shared and
-noisy). INT8 pays on CPUs with VNNI (the Xeon); on one without (the AVX2-only EPYC) its integer kernels are
+noisy). The `native` rows are edgeaffect's own C++ engine (`csrc/swinengine`, fp32 from `fer.safetensors`, no
+framework; the default backend on x86 CPUs): BatchNorm folded into the stem, the attention scale into the query
+weights, the shifted windows into a token index, weights packed per column strip, and one face's layers split over
+2 threads; same accuracy as fp32 ONNX Runtime (`tests/test_swinengine.py` checks it against float64 torch).
+Tables without a `native` row were timed before it existed. INT8 pays on CPUs with VNNI (the Xeon); on one without (the AVX2-only EPYC) its integer kernels are
 slower than fp32, and fp32 is the fastest there (ONNX Runtime and OpenVINO within the machine's noise of each other). ONNX Runtime sessions run with
 `session.x64quantprecision=1`, so ONNX Runtime INT8 scores the same on both (edgeaffect/backends/ort_options.py).{mirror_text()}
 
@@ -441,15 +445,16 @@ slower than fp32, and fp32 is the fastest there (ONNX Runtime and OpenVINO withi
 - {training_budget(facts.get("schedule", []), teacher_chain, cfg["epochs"])}:
   below the project's target (70% on FER2013 after INT8){" and below the mini-Xception peer (65.2% on this split)" if fp32["accuracy"] < 0.652 else ""}.
   {teacher_gap_text(teacher_chain, fp32["accuracy"])}
-- Latency: the target is < 1 ms per face at batch 1 on 2 threads; this model takes longer (table above). At
-  batch 1 the second thread buys nothing: one thread takes as long (`benchmarks/results/fer-graph-1threads-*.md`),
-  and at batch 32 one thread does about 0.85 ms of arithmetic per face, so batch 1 is one core's arithmetic plus
-  about 0.55 ms of per-call cost across the graph's nodes. The export forms cut part of that (0.84x the training
-  graph's time at batch 1 with OpenVINO INT8, 0.90x with ONNX Runtime fp32: `benchmarks/results/fer-graph-*.md`);
-  below 1 ms needs a student with fewer FLOPs and fewer blocks, trained anew: untrained candidate shapes timed
-  side by side (`benchmarks/results/fer-shapes-*.md`) take 0.70x this shape's time with `--student-shape
-  depths=1-2-1` (38.6 MFLOPs) and 0.54x with `dim=32,stem=24,heads=1-2-4,depths=1-2-1` (18.6 MFLOPs), OpenVINO
-  INT8 at batch 1; their accuracy is what longer (GPU) schedules must show.{shallow}{born_again_text(training, soup_of)}
+- Latency: the target is < 1 ms per face at batch 1 on 2 threads. The native engine meets it on the AVX2-only
+  EPYC (table above; by about 6% in its run, on a shared, noisy machine); it was not timed on a CPU with AVX-512
+  or on a Jetson's ARM cores. The frameworks take 2-2.5x as long: at batch 1 their second thread buys nothing
+  (`benchmarks/results/fer-graph-1threads-*.md`), and about 0.55 ms is per-call cost across the graph's nodes,
+  which the export forms only cut in part (0.84x the training graph's time at batch 1 with OpenVINO INT8, 0.90x
+  with ONNX Runtime fp32: `benchmarks/results/fer-graph-*.md`). For more headroom a student with fewer FLOPs
+  would have to be trained anew: untrained candidate shapes timed side by side
+  (`benchmarks/results/fer-shapes-*.md`) take 0.70x this shape's time with `--student-shape depths=1-2-1`
+  (38.6 MFLOPs) and 0.54x with `dim=32,stem=24,heads=1-2-4,depths=1-2-1` (18.6 MFLOPs), OpenVINO INT8 at batch
+  1; their accuracy is what longer (GPU) schedules must show.{shallow}{born_again_text(training, soup_of)}
 - FER2013 faces are frontal-ish, grey, low resolution, with noisy labels; disgust has 436 training images.
 - Expression is not emotion: the model labels facial configurations, not inner states.
 """

@@ -135,3 +135,18 @@ def test_native_backend_agrees_with_onnxruntime_on_real_faces():
     np.testing.assert_allclose(single, got[:40], atol=1e-5)
     assert (got.argmax(1) == expected.argmax(1)).mean() >= 0.995
     assert (got.argmax(1) == labels).mean() > 0.5  # 7 classes: chance is about 0.25 (the commonest class)
+
+
+@shipped
+@pytest.mark.parametrize("int8_dot", [False, True])
+def test_auto_picks_the_native_engine_for_fer_on_x86(monkeypatch, int8_dot):
+    from edgeaffect.backends import hardware
+
+    monkeypatch.setattr(hardware, "probe", lambda: hardware.Hardware("x86_64", False, False, int8_dot))
+    with edgeaffect.load("fer") as model:
+        assert (model.backend_name, model.precision) == ("native", "fp32")
+    with edgeaffect.load("fer", precision="int8") as model:  # the engine runs fp32 only: a framework serves INT8
+        assert model.backend_name != "native" and model.precision == "int8"
+    monkeypatch.setattr(hardware, "probe", lambda: hardware.Hardware("aarch64", False, False))
+    with edgeaffect.load("fer") as model:  # unmeasured there: the frameworks first
+        assert model.backend_name != "native"

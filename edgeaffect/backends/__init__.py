@@ -1,7 +1,8 @@
 """Inference backends, one file each, registered by name.
 
 `select_backend` implements backend="auto": TensorRT on NVIDIA GPUs and
-Jetson, OpenVINO on x86 CPUs, ONNX Runtime otherwise; the first backend with
+Jetson; on x86 CPUs edgeaffect's native engines for the models they run,
+then OpenVINO (with VNNI) or ONNX Runtime; ONNX Runtime otherwise; the first backend with
 no reasons against the request wins, and when none can serve it the error
 lists every backend with its reasons.
 """
@@ -22,10 +23,13 @@ def auto_priority(hw: hardware.Hardware) -> list[str]:
     """The order backend="auto" tries, for this hardware (the torch reference is never picked)."""
     if hw.nvidia_gpu or hw.jetson:
         return ["tensorrt", "onnxruntime", "openvino"]
+    # On x86 our own engines come first for the models they run (fer, eeg; the others fall through): at
+    # batch 1 they took 0.44x (fer, 2 threads) and 0.37-0.41x (eeg, 1 thread) the best framework's time on
+    # the AVX2 EPYC, eeg 0.30x on the AVX-512 Xeon, with fp32 accuracy (benchmarks/results/fer-*.md, eeg-*.md).
     if hw.x86 and hw.int8_dot:
-        return ["openvino", "onnxruntime"]
+        return ["native", "openvino", "onnxruntime"]
     if hw.x86:  # without VNNI both run fp32 (cpu_precision_order); ONNX Runtime's was the faster (fer: 2.41 vs 2.83 ms)
-        return ["onnxruntime", "openvino"]
+        return ["native", "onnxruntime", "openvino"]
     return ["onnxruntime", "openvino"]
 
 
