@@ -446,7 +446,7 @@ slower than fp32, and fp32 is the fastest there (ONNX Runtime and OpenVINO withi
   below the project's target (70% on FER2013 after INT8){" and below the mini-Xception peer (65.2% on this split)" if fp32["accuracy"] < 0.652 else ""}.
   {teacher_gap_text(teacher_chain, fp32["accuracy"])}
 - Latency: the target is < 1 ms per face at batch 1 on 2 threads. The native engine meets it on the AVX2-only
-  EPYC (table above; by about 6% in its run, on a shared, noisy machine); it was not timed on a CPU with AVX-512
+  EPYC (table above: 0.99 ms in that run, 0.94 ms in the one before, on a shared, noisy machine); it was not timed on a CPU with AVX-512
   or on a Jetson's ARM cores. The frameworks take 2-2.5x as long: at batch 1 their second thread buys nothing
   (`benchmarks/results/fer-graph-1threads-*.md`), and about 0.55 ms is per-call cost across the graph's nodes,
   which the export forms only cut in part (0.84x the training graph's time at batch 1 with OpenVINO INT8, 0.90x

@@ -24,7 +24,7 @@ def auto_priority(hw: hardware.Hardware) -> list[str]:
     if hw.nvidia_gpu or hw.jetson:
         return ["tensorrt", "onnxruntime", "openvino"]
     # On x86 our own engines come first for the models they run (fer, eeg; the others fall through): at
-    # batch 1 they took 0.44x (fer, 2 threads) and 0.37-0.41x (eeg, 1 thread) the best framework's time on
+    # batch 1 they took 0.44x (fer, 2 threads) and 0.38x (eeg, 1 thread) the best framework's time on
     # the AVX2 EPYC, eeg 0.30x on the AVX-512 Xeon, with fp32 accuracy (benchmarks/results/fer-*.md, eeg-*.md).
     if hw.x86 and hw.int8_dot:
         return ["native", "openvino", "onnxruntime"]
