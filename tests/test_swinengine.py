@@ -150,3 +150,16 @@ def test_auto_picks_the_native_engine_for_fer_on_x86(monkeypatch, int8_dot):
     monkeypatch.setattr(hardware, "probe", lambda: hardware.Hardware("aarch64", False, False))
     with edgeaffect.load("fer") as model:  # unmeasured there: the frameworks first
         assert model.backend_name != "native"
+
+
+@shipped
+def test_concurrent_native_predictions_equal_serial(rng):
+    import concurrent.futures
+
+    batches = [rng.integers(0, 256, (n, 48, 48), dtype=np.uint8) for n in (1, 2, 5, 1, 3, 1, 8, 1)]
+    with edgeaffect.load("fer", backend="native", threads=2) as model:
+        serial = [model.predict(b).probabilities for b in batches]
+        with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:  # GIL released: calls overlap
+            parallel = list(pool.map(lambda b: model.predict(b).probabilities, batches))
+    for a, b in zip(serial, parallel):
+        np.testing.assert_array_equal(a, b)

@@ -129,9 +129,11 @@ def load(name_or_path: str | Path, backend: str = "auto", precision: str = "auto
     Args:
         name_or_path: a name from `edgeaffect.list_models()`, or a .onnx /
             .xml (OpenVINO IR) / .engine file exported by edgeaffect.
-        backend: "auto" (TensorRT on NVIDIA GPUs and Jetson, OpenVINO on x86
-            CPUs, ONNX Runtime otherwise), "onnxruntime", "openvino",
-            "tensorrt" or "torch" (the reference; needs the export extra).
+        backend: "auto" (TensorRT on NVIDIA GPUs and Jetson; on x86 CPUs
+            edgeaffect's C++ engines for the models they run, then OpenVINO
+            with VNNI or ONNX Runtime; ONNX Runtime otherwise), "native",
+            "onnxruntime", "openvino", "tensorrt" or "torch" (the reference;
+            needs the export extra).
         precision: "auto" (the backend's best available artifact), "fp32",
             "fp16" or "int8". A precision that is not available is an error
             unless allow_fallback=True; the result always says what ran.
