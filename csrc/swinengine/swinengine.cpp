@@ -221,9 +221,24 @@ void Engine::forward_one(const float* face, float* logits, int threads) const {
   float* qkv = carve(qkv_floats_);
   float* hidden = carve(hidden_floats_);
   float* scratch = carve(threads * scratch_floats_);  // one attention scratch per thread
+  // Threads split a layer by output columns, each reading only its share
+  // of the weights (stages 2-3: few rows, large weights), or by rows where
+  // there are at least 64 per thread (the stem and stage 1: their weights
+  // fit L2, and their 3 or 9 column strips split unevenly over 2 threads).
+  // Rows go in blocks of 12, whole tiles of every build. Measured in one
+  // process on the EPYC, 2 threads, batch 1: 0.76-0.91x the time of
+  // splitting every layer by columns.
   auto dense = [&](const Linear& l, const float* in, int rows, float* out) {
     in_parts(threads, [&](int part, int parts) {
-      l.forward(in, rows, out, part, parts);
+      if (rows < 64 * parts) {
+        l.forward(in, rows, out, part, parts);
+        return;
+      }
+      std::int64_t first, last;
+      share(rows / 12, part, parts, first, last);
+      first *= 12;
+      last = part == parts - 1 ? rows : last * 12;
+      l.forward(in + first * l.in, static_cast<int>(last - first), out + first * l.out);
     });
   };
   auto norm = [&](const LayerNorm& l, const float* in, int rows, int width, float* out) {
