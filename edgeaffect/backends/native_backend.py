@@ -28,9 +28,10 @@ def engine_for(builder: Optional[str]) -> Optional[str]:
 @register_backend
 class NativeBackend(Backend):
     """The native engines: fp32, CPU. Threads: the Swin-SE engine splits one
-    face's layers over up to 2 threads (more costs more in hand-offs than it
-    saves at this size) and a batch's faces over all of them; the
-    RBTransformer engine runs on one."""
+    face's layers over `threads` (default min(2, cores): one face is about
+    60 small parallel steps, and only 2 threads were measured) and a batch's
+    faces over `threads` (default: all cores); the RBTransformer engine runs
+    on one."""
 
     name = "native"
     formats = ("torch",)  # the card's torch-fp32 safetensors weights
@@ -72,7 +73,9 @@ class NativeBackend(Backend):
             raise ValueError(f"the native engines read .safetensors weights, not {path.name}")
         card = get_card(request.model)
         self.kind = engine_for(card.builder)
-        self.threads = request.threads
+        cores = os.cpu_count() or 1
+        self.threads_one = request.threads or min(2, cores)  # for a single face
+        self.threads_batch = request.threads or cores
         if self.kind == "swin-se":
             from ..fer.native import NativeSwinEngine
 
@@ -88,6 +91,4 @@ class NativeBackend(Backend):
     def _run(self, inputs: np.ndarray) -> np.ndarray:
         if self.kind != "swin-se":
             return self.engine.forward(inputs)
-        cores = os.cpu_count() or 1
-        threads = self.threads or (min(2, cores) if len(inputs) == 1 else cores)
-        return self.engine.forward(inputs, threads)
+        return self.engine.forward(inputs, self.threads_one if len(inputs) == 1 else self.threads_batch)
