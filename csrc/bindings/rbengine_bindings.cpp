@@ -9,6 +9,7 @@
 
 #include "../rbengine/rbengine.h"
 #include "register.h"
+#include "weight_map.h"
 
 namespace py = pybind11;
 
@@ -28,13 +29,7 @@ void register_rbengine(py::module_& m) {
              c.head_dim = cfg["head_dim"].cast<int>();
              c.ff = cfg["ff"].cast<int>();
              c.outputs = cfg["outputs"].cast<int>();
-             std::map<std::string, std::vector<float>> w;
-             for (auto item : weights) {
-               auto array = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(item.second);
-               if (!array) throw std::invalid_argument("weights must be float32 arrays");
-               w[item.first.cast<std::string>()] = std::vector<float>(array.data(), array.data() + array.size());
-             }
-             return new Engine(c, w);
+             return new Engine(c, weight_map(weights));
            }),
            py::arg("config"), py::arg("weights"))
       .def(

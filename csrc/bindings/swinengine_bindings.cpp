@@ -9,6 +9,7 @@
 
 #include "../swinengine/swinengine.h"
 #include "register.h"
+#include "weight_map.h"
 
 namespace py = pybind11;
 
@@ -29,13 +30,7 @@ void register_swinengine(py::module_& m) {
              c.windows = cfg["windows"].cast<std::vector<int>>();
              c.mlp_hidden = cfg["mlp_hidden"].cast<std::vector<int>>();
              c.se_hidden = cfg["se_hidden"].cast<std::vector<int>>();
-             rbengine::WeightMap w;
-             for (auto item : weights) {
-               auto array = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(item.second);
-               if (!array) throw std::invalid_argument("weights must be float32 arrays");
-               w[item.first.cast<std::string>()] = std::vector<float>(array.data(), array.data() + array.size());
-             }
-             return new Engine(c, w);
+             return new Engine(c, weight_map(weights));
            }),
            py::arg("config"), py::arg("weights"))
       .def(
