@@ -82,18 +82,10 @@ Engine::Engine(const Config& cfg, const WeightMap& w) : cfg_(cfg) {
 void Engine::forward(const float* tokens, int batch, float* logits) const {
   const int e = cfg_.electrodes, d = cfg_.dim, h = cfg_.heads, hd = cfg_.head_dim, inner = h * hd;
   const std::size_t rows = static_cast<std::size_t>(batch) * e;
-  // One workspace per thread, reused across calls: a forward pass at batch 1
-  // takes tens of microseconds, so per-call allocation and zeroing showed up
-  // in profiles. Every buffer below is written before it is read.
-  thread_local std::vector<float> workspace;
-  const std::size_t need = rows * (3 * d + 8 * inner + cfg_.ff) + 2 * static_cast<std::size_t>(batch) * d;
-  if (workspace.size() < need) workspace.resize(need);
-  float* next = workspace.data();
-  auto carve = [&next](std::size_t n) {
-    float* p = next;
-    next += n;
-    return p;
-  };
+  // Every buffer below is written before it is read.
+  thread_local std::vector<float> block;
+  Workspace workspace(block, rows * (3 * d + 8 * inner + cfg_.ff) + 2 * static_cast<std::size_t>(batch) * d);
+  auto carve = [&workspace](std::size_t n) { return workspace.carve(n); };
   float* x = carve(rows * d);
   float* t = carve(rows * d);
   float* proj = carve(rows * d);

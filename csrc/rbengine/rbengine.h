@@ -35,6 +35,26 @@ struct LayerNorm {
 
 using WeightMap = std::map<std::string, std::vector<float>>;
 
+// Consecutive float buffers carved out of one block that the caller keeps
+// per thread (thread_local) and reuses across calls: a forward pass at batch 1
+// takes microseconds, so per-call allocation and zeroing showed up in
+// profiles. The block grows to the largest request; buffers are uninitialised.
+class Workspace {
+ public:
+  Workspace(std::vector<float>& block, std::size_t floats) {
+    if (block.size() < floats) block.resize(floats);
+    next_ = block.data();
+  }
+  float* carve(std::size_t n) {
+    float* p = next_;
+    next_ += n;
+    return p;
+  }
+
+ private:
+  float* next_ = nullptr;
+};
+
 // Weight lookup with a size check; std::invalid_argument names what is wrong.
 const std::vector<float>& take_weight(const WeightMap& w, const std::string& name, std::size_t size);
 // A Linear from torch's (out, in) weight and a bias (empty: zeros).

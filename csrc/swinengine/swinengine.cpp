@@ -197,18 +197,10 @@ Engine::Engine(const Config& cfg, const WeightMap& w) : cfg_(cfg) {
 void Engine::forward_one(const float* face, float* logits, int threads) const {
   const rbengine::Kernels& k = rbengine::kernels();
   const WindowAttention attend = window_attention_kernel();
-  // One workspace per thread, reused across calls (a pass is well under a
-  // millisecond; allocation showed up in the RBTransformer engine's profiles).
-  thread_local std::vector<float> workspace;
   threads = std::max(1, threads);
-  const std::size_t need = fixed_floats_ + qkv_floats_ + hidden_floats_ + threads * scratch_floats_;
-  if (workspace.size() < need) workspace.resize(need);
-  float* next = workspace.data();
-  auto carve = [&next](std::size_t n) {
-    float* p = next;
-    next += n;
-    return p;
-  };
+  thread_local std::vector<float> block;
+  rbengine::Workspace workspace(block, fixed_floats_ + qkv_floats_ + hidden_floats_ + threads * scratch_floats_);
+  auto carve = [&workspace](std::size_t n) { return workspace.carve(n); };
   const int image = cfg_.image, h1 = image / 2, h2 = image / 4, stem = cfg_.stem;
   float* cols1 = carve(static_cast<std::size_t>(h1) * h1 * 9);
   float* map1 = carve(static_cast<std::size_t>(h1) * h1 * stem);
