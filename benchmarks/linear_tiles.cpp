@@ -16,6 +16,7 @@
 
 namespace edgeaffect {
 namespace tiles {
+using rbengine::Epilogue;
 #include "rbengine/rbengine_cpu_kernel.inc"
 
 // The kernel before: 4-row tiles outermost, every column strip per row tile,
@@ -24,8 +25,8 @@ namespace tiles {
 template <int R>
 void rows_4row(const float* x, int in, int out, const float* wt, const float* b, float* y) {
   int o0 = 0;
-  for (; o0 + kTile * kW <= out; o0 += kTile * kW) linear_tile<R, kTile>(x, in, wt + o0, out, b + o0, y + o0, out);
-  for (; o0 + kW <= out; o0 += kW) linear_tile<R, 1>(x, in, wt + o0, out, b + o0, y + o0, out);
+  for (; o0 + kTile * kW <= out; o0 += kTile * kW) linear_tile<Epilogue::kStore, R, kTile>(x, in, wt + o0, out, b + o0, y + o0, out);
+  for (; o0 + kW <= out; o0 += kW) linear_tile<Epilogue::kStore, R, 1>(x, in, wt + o0, out, b + o0, y + o0, out);
 }
 
 void linear_4row(const float* x, int rows, int in, int out, const float* wt, const float* b, float* y) {
@@ -61,7 +62,8 @@ int main() {
     std::vector<double> t_new, t_old;
     for (int round = 0; round < 21; ++round) {
       const auto a = std::chrono::steady_clock::now();
-      for (int i = 0; i < reps; ++i) linear_part(x.data(), rows, in, out, packed.data(), w.data(), b.data(), y_new.data(), 0, 1);
+      for (int i = 0; i < reps; ++i) linear_part(x.data(), rows, in, out, packed.data(), w.data(), b.data(), y_new.data(), 0, 1,
+                                            Epilogue::kStore);
       const auto m = std::chrono::steady_clock::now();
       for (int i = 0; i < reps; ++i) linear_4row(x.data(), rows, in, out, w.data(), b.data(), y_old.data());
       const auto e = std::chrono::steady_clock::now();

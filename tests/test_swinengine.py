@@ -61,18 +61,21 @@ def test_engine_matches_float64_torch(rng, shape, batch, threads):
     assert np.abs(got - reference64).max() <= min(4 * torch_err + 1e-6, 2e-5)
 
 
-def test_threads_do_not_change_the_result(rng):
+@pytest.mark.parametrize("shape", ["", ODD], ids=["shipped-shape", "odd-shape"])
+def test_threads_do_not_change_the_result(rng, shape):
     from edgeaffect.fer.native import NativeSwinEngine
 
-    model, cfg = random_student(rng, "")
+    model, cfg = random_student(rng, shape)
     engine = NativeSwinEngine(weights_of(model), cfg.as_dict())
-    x = rng.standard_normal((5, 1, 48, 48)).astype(np.float32)
+    x = rng.standard_normal((5, 1, cfg.image, cfg.image)).astype(np.float32)
     one = engine.forward(x, threads=1)
     # a batch splits by faces (each face's arithmetic unchanged): identical
     np.testing.assert_array_equal(engine.forward(x, threads=2), one)
-    # one face split by columns and windows: the same sums in the same order
-    np.testing.assert_array_equal(engine.forward(x[:1], threads=2), one[:1])
-    np.testing.assert_array_equal(engine.forward(x[:1], threads=3), one[:1])
+    # one face: its layers split by rows or columns (which, depends on the
+    # thread count and the map), its windows and SE channels over threads:
+    # the same sums in the same order
+    for threads in (2, 3, 4, 5):
+        np.testing.assert_array_equal(engine.forward(x[:1], threads=threads), one[:1], err_msg=f"{threads} threads")
 
 
 def test_engine_errors(tmp_path, rng):

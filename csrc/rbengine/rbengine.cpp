@@ -45,16 +45,16 @@ const Kernels& kernels() {
   static const Kernels chosen = [] {
     const std::string& level = selected_cpu_level();
 #if defined(__x86_64__)
-    if (level == "avx512") return Kernels{avx512::linear_part, avx512::packed_floats, avx512::pack, avx512::gelu, avx512::layernorm};
-    if (level == "avx2") return Kernels{avx2::linear_part, avx2::packed_floats, avx2::pack, avx2::gelu, avx2::layernorm};
+    if (level == "avx512") return Kernels{avx512::linear_part, avx512::packed_floats, avx512::pack, avx512::layernorm};
+    if (level == "avx2") return Kernels{avx2::linear_part, avx2::packed_floats, avx2::pack, avx2::layernorm};
 #endif
-    return Kernels{baseline::linear_part, baseline::packed_floats, baseline::pack, baseline::gelu, baseline::layernorm};
+    return Kernels{baseline::linear_part, baseline::packed_floats, baseline::pack, baseline::layernorm};
   }();
   return chosen;
 }
 
-void Linear::forward(const float* x, int rows, float* y, int part, int parts) const {
-  kernels().linear_part(x, rows, in, out, packed.data(), wt.data(), b.data(), y, part, parts);
+void Linear::forward(const float* x, int rows, float* y, Epilogue epilogue, int part, int parts) const {
+  kernels().linear_part(x, rows, in, out, packed.data(), wt.data(), b.data(), y, part, parts, epilogue);
 }
 
 void LayerNorm::forward(const float* x, int rows, int dim, float* y) const {
@@ -84,11 +84,10 @@ void Engine::forward(const float* tokens, int batch, float* logits) const {
   const std::size_t rows = static_cast<std::size_t>(batch) * e;
   // Every buffer below is written before it is read.
   thread_local std::vector<float> block;
-  Workspace workspace(block, rows * (3 * d + 8 * inner + cfg_.ff) + 2 * static_cast<std::size_t>(batch) * d);
+  Workspace workspace(block, rows * (2 * d + 8 * inner + cfg_.ff) + 2 * static_cast<std::size_t>(batch) * d);
   auto carve = [&workspace](std::size_t n) { return workspace.carve(n); };
   float* x = carve(rows * d);
   float* t = carve(rows * d);
-  float* proj = carve(rows * d);
   float* qkv = carve(rows * 3 * inner);
   float* q = carve(rows * inner);
   float* k = carve(rows * inner);
@@ -126,14 +125,11 @@ void Engine::forward(const float* tokens, int batch, float* logits) const {
         for (int n = 0; n < e; ++n)
           copy_slice(merged + ((static_cast<std::size_t>(b) * e + n) * h + hh) * hd,
                      att + ((static_cast<std::size_t>(b) * h + hh) * e + n) * hd);
-    blk.out.forward(merged, static_cast<int>(rows), proj);
-    for (std::size_t i = 0; i < rows * d; ++i) x[i] += proj[i];
+    blk.out.forward(merged, static_cast<int>(rows), x, Epilogue::kAdd);
 
     blk.norm2.forward(x, static_cast<int>(rows), d, t);
-    blk.ff1.forward(t, static_cast<int>(rows), hidden);
-    kernels().gelu(hidden, static_cast<std::int64_t>(rows) * cfg_.ff);
-    blk.ff2.forward(hidden, static_cast<int>(rows), proj);
-    for (std::size_t i = 0; i < rows * d; ++i) x[i] += proj[i];
+    blk.ff1.forward(t, static_cast<int>(rows), hidden, Epilogue::kGelu);
+    blk.ff2.forward(hidden, static_cast<int>(rows), x, Epilogue::kAdd);
   }
 
   norm_.forward(x, static_cast<int>(rows), d, t);
@@ -144,8 +140,7 @@ void Engine::forward(const float* tokens, int batch, float* logits) const {
       for (int i = 0; i < d; ++i) pb[i] += t[(static_cast<std::size_t>(b) * e + n) * d + i];
     for (int i = 0; i < d; ++i) pb[i] /= static_cast<float>(e);
   }
-  head1_.forward(pooled, batch, head);
-  kernels().gelu(head, static_cast<std::int64_t>(batch) * d);
+  head1_.forward(pooled, batch, head, Epilogue::kGelu);
   head2_.forward(head, batch, logits);
 }
 

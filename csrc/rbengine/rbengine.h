@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "rbengine_kernels.h"
+
 namespace edgeaffect {
 namespace rbengine {
 
@@ -24,8 +26,10 @@ struct Linear {
   int in = 0, out = 0;
   std::vector<float> wt, b;
   std::vector<float> packed;  // wt in the kernel build's strip layout (rbengine_cpu_kernel.inc)
-  // y = x Wt + b; part/parts: only that share of the output columns (threads).
-  void forward(const float* x, int rows, float* y, int part = 0, int parts = 1) const;
+  // y = epilogue(x Wt + b) (see Epilogue); part/parts: only that share of
+  // the output columns (threads).
+  void forward(const float* x, int rows, float* y, Epilogue epilogue = Epilogue::kStore, int part = 0,
+               int parts = 1) const;
 };
 
 struct LayerNorm {

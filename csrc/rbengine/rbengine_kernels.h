@@ -6,24 +6,32 @@
 namespace edgeaffect {
 namespace rbengine {
 
+// What a dense layer does with each output value v = (x Wt + b)[r, o] while
+// it is still in a register: a separate pass over y would cost a memory round
+// trip and, in a threaded forward pass, a barrier.
+enum class Epilogue : int {
+  kStore,  // y = v
+  kGelu,   // y = gelu(v), erf form (torch's nn.GELU())
+  kAdd,    // y += v: a residual connection (y holds the residual stream)
+};
+
 struct Kernels {
-  // y (rows, out) = x (rows, in) Wt (in, out) + b for part `part` of `parts`
-  // of the output columns (threads split a layer this way; parts = 1: all).
-  // packed: wt in this build's strip layout (pack); wt serves ragged columns.
+  // y (rows, out) = epilogue(x (rows, in) Wt (in, out) + b) for part `part`
+  // of `parts` of the output columns (threads split a layer this way;
+  // parts = 1: all). packed: wt in this build's strip layout (pack); wt
+  // serves ragged columns.
   void (*linear_part)(const float* x, int rows, int in, int out, const float* packed, const float* wt, const float* b,
-                      float* y, int part, int parts);
+                      float* y, int part, int parts, Epilogue epilogue);
   std::int64_t (*packed_floats)(int in, int out);
   void (*pack)(const float* wt, int in, int out, float* packed);
-  void (*gelu)(float* p, std::int64_t n);
   void (*layernorm)(const float* x, int rows, int dim, const float* w, const float* b, float* y);
 };
 
 #define EDGEAFFECT_DECLARE_RBENGINE_ISA(isa)                                                                       \
   namespace isa {                                                                                                  \
-  void linear_part(const float*, int, int, int, const float*, const float*, const float*, float*, int, int);      \
+  void linear_part(const float*, int, int, int, const float*, const float*, const float*, float*, int, int, Epilogue); \
   std::int64_t packed_floats(int, int);                                                                            \
   void pack(const float*, int, int, float*);                                                                       \
-  void gelu(float*, std::int64_t);                                                                                 \
   void layernorm(const float*, int, int, const float*, const float*, float*);                                      \
   }
 EDGEAFFECT_DECLARE_RBENGINE_ISA(baseline)

@@ -98,9 +98,9 @@ Block make_block(const WeightMap& w, const std::string& p, int size, int dim, in
   return b;
 }
 
-// fn(part, parts) once per thread, or fn(0, 1) when threads <= 1. One face
-// is too little work per layer for more than a few threads; the caller
-// chooses (the runtime passes its thread count).
+// fn(part, parts) once per thread of one OpenMP region, or fn(0, 1) when
+// threads <= 1. A forward pass runs in one region: a fork and join costs
+// about 1.5 us here against 0.6 us for a barrier, and a face has ~50 layers.
 template <typename Fn>
 void in_parts(int threads, const Fn& fn) {
 #if defined(_OPENMP)
@@ -113,14 +113,23 @@ void in_parts(int threads, const Fn& fn) {
   fn(0, 1);
 }
 
+// Waits for every thread of the region in_parts opened (parts > 1 only: a
+// single-threaded pass may itself run inside another region, one face of a
+// batch per thread, whose threads must not be waited for).
+inline void wait_for_all(int parts) {
+#if defined(_OPENMP)
+  if (parts > 1) {
+#pragma omp barrier
+  }
+#else
+  (void)parts;
+#endif
+}
+
 // [first, last) of part `part` of `parts` of n items.
 inline void share(std::int64_t n, int part, int parts, std::int64_t& first, std::int64_t& last) {
   first = n * part / parts;
   last = n * (part + 1) / parts;
-}
-
-void add_in_place(float* __restrict__ x, const float* __restrict__ y, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) x[i] += y[i];
 }
 
 }  // namespace
@@ -163,7 +172,7 @@ Engine::Engine(const Config& cfg, const WeightMap& w) : cfg_(cfg) {
   conv1_ = folded_conv3x3(w, "stem.0", "stem.1", 1, cfg.stem);
   conv2_ = folded_conv3x3(w, "stem.3", "stem.4", cfg.stem, cfg.dim);
   const std::size_t map = static_cast<std::size_t>(h2) * h2 * cfg.dim;  // tokens x channels: constant across merges
-  fixed_floats_ = static_cast<std::size_t>(h1) * h1 * (9 + cfg.stem) + static_cast<std::size_t>(h2) * h2 * 9 * cfg.stem + 4 * map;
+  fixed_floats_ = static_cast<std::size_t>(h1) * h1 * (9 + cfg.stem) + static_cast<std::size_t>(h2) * h2 * 9 * cfg.stem + 3 * map;
   int size = h2, dim = cfg.dim;
   for (std::size_t i = 0; i < stages; ++i) {
     const int heads = cfg.heads[i], window = std::min(cfg.windows[i], size), n = size * size;
@@ -178,8 +187,9 @@ Engine::Engine(const Config& cfg, const WeightMap& w) : cfg_(cfg) {
     stage.se2 = rbengine::load_linear(w, se + "fc2", cfg.se_hidden[i], dim);
     qkv_floats_ = std::max(qkv_floats_, static_cast<std::size_t>(n) * 3 * dim);
     hidden_floats_ = std::max(hidden_floats_, static_cast<std::size_t>(n) * cfg.mlp_hidden[i]);
-    hidden_floats_ = std::max(hidden_floats_, static_cast<std::size_t>(2 * dim + cfg.se_hidden[i]));  // SE vectors
+    hidden_floats_ = std::max(hidden_floats_, static_cast<std::size_t>(dim));  // the SE's mean token
     scratch_floats_ = std::max(scratch_floats_, static_cast<std::size_t>(scratch_floats(window * window, dim / heads)));
+    scratch_floats_ = std::max(scratch_floats_, static_cast<std::size_t>(cfg.se_hidden[i] + dim));  // an SE gate
     if (i + 1 < stages) {
       const std::string m = "merges." + std::to_string(i) + ".";
       stage.merge = true;
@@ -209,59 +219,64 @@ void Engine::forward_one(const float* face, float* logits, int threads) const {
   float* x = carve(map);
   float* t = carve(map);
   float* merged = carve(map);
-  float* proj = carve(map);
   float* qkv = carve(qkv_floats_);
   float* hidden = carve(hidden_floats_);
-  float* scratch = carve(threads * scratch_floats_);  // one attention scratch per thread
-  // Threads split a layer by output columns, each reading only its share
-  // of the weights (stages 2-3: few rows, large weights), or by rows where
-  // there are at least 64 per thread (the stem and stage 1: their weights
-  // fit L2, and their 3 or 9 column strips split unevenly over 2 threads).
-  // Rows go in blocks of 12, whole tiles of every build. Measured in one
-  // process on the EPYC, 2 threads, batch 1: 0.76-0.91x the time of
-  // splitting every layer by columns.
-  auto dense = [&](const Linear& l, const float* in, int rows, float* out) {
-    in_parts(threads, [&](int part, int parts) {
-      if (rows < 64 * parts) {
-        l.forward(in, rows, out, part, parts);
+  float* scratch = carve(threads * scratch_floats_);  // per thread: attention's, later the SE gate's
+
+  in_parts(threads, [&](int part, int parts) {
+    // A dense layer is split by rows where there are at least 64 per thread
+    // (the stem and stage 1: their weights fit L2, and their 3 or 9 column
+    // strips split unevenly over 2 threads), otherwise by output columns,
+    // each thread reading only its share of the weights (stages 2-3: few
+    // rows, large weights). Measured in one process on the EPYC, 2 threads,
+    // batch 1: 0.76-0.91x the time of splitting every layer by columns.
+    auto by_rows = [parts](int rows) { return rows >= 64 * parts; };
+    // This thread's rows: whole blocks of 12 (a tile of every build), the
+    // rest to the last thread. Every row-wise step of a map uses the same
+    // rows, so a thread that wrote its rows reads them back without a wait.
+    auto my_rows = [part, parts](int rows, int& first, int& last) {
+      std::int64_t f, l;
+      share(rows / 12, part, parts, f, l);
+      first = static_cast<int>(f * 12);
+      last = part == parts - 1 ? rows : static_cast<int>(l * 12);
+    };
+    auto dense = [&](const Linear& l, const float* in, int rows, float* out, rbengine::Epilogue epilogue) {
+      if (!by_rows(rows)) {
+        l.forward(in, rows, out, epilogue, part, parts);
         return;
       }
-      std::int64_t first, last;
-      share(rows / 12, part, parts, first, last);
-      first *= 12;
-      last = part == parts - 1 ? rows : last * 12;
-      l.forward(in + first * l.in, static_cast<int>(last - first), out + first * l.out);
-    });
-  };
-  auto norm = [&](const LayerNorm& l, const float* in, int rows, int width, float* out) {
-    in_parts(threads, [&](int part, int parts) {
-      std::int64_t first, last;
-      share(rows, part, parts, first, last);
-      k.layernorm(in + first * width, static_cast<int>(last - first), width, l.w.data(), l.b.data(), out + first * width);
-    });
-  };
-  auto gelu = [&](float* values, std::int64_t n) {
-    in_parts(threads, [&](int part, int parts) {
-      std::int64_t first, last;
-      share(n, part, parts, first, last);
-      k.gelu(values + first, last - first);
-    });
-  };
+      int first, last;
+      my_rows(rows, first, last);
+      l.forward(in + static_cast<std::size_t>(first) * l.in, last - first, out + static_cast<std::size_t>(first) * l.out,
+                epilogue);
+    };
+    auto norm = [&](const LayerNorm& l, const float* in, int rows, int width, float* out) {
+      int first, last;
+      my_rows(rows, first, last);
+      k.layernorm(in + static_cast<std::size_t>(first) * width, last - first, width, l.w.data(), l.b.data(),
+                  out + static_cast<std::size_t>(first) * width);
+    };
+    // A layer split by columns writes every row: wait before reading rows.
+    auto wait_unless_by_rows = [&](int rows) {
+      if (!by_rows(rows)) wait_for_all(parts);
+    };
+    int first, last;
 
-  // Stem: two stride-2 3x3 convolutions (padding 1) as im2col + dense.
-  for (int oy = 0; oy < h1; ++oy)
-    for (int ox = 0; ox < h1; ++ox)
+    // Stem: two stride-2 3x3 convolutions (padding 1) as im2col + dense.
+    my_rows(h1 * h1, first, last);
+    for (int r = first; r < last; ++r)
       for (int t9 = 0; t9 < 9; ++t9) {
-        const int iy = 2 * oy - 1 + t9 / 3, ix = 2 * ox - 1 + t9 % 3;
-        cols1[(oy * h1 + ox) * 9 + t9] = (iy >= 0 && iy < image && ix >= 0 && ix < image) ? face[iy * image + ix] : 0.0f;
+        const int iy = 2 * (r / h1) - 1 + t9 / 3, ix = 2 * (r % h1) - 1 + t9 % 3;
+        cols1[r * 9 + t9] = (iy >= 0 && iy < image && ix >= 0 && ix < image) ? face[iy * image + ix] : 0.0f;
       }
-  dense(conv1_, cols1, h1 * h1, map1);
-  gelu(map1, static_cast<std::int64_t>(h1) * h1 * stem);
-  for (int oy = 0; oy < h2; ++oy)
-    for (int ox = 0; ox < h2; ++ox)
+    wait_unless_by_rows(h1 * h1);
+    dense(conv1_, cols1, h1 * h1, map1, rbengine::Epilogue::kGelu);
+    wait_for_all(parts);  // the next im2col reads neighbouring rows
+    my_rows(h2 * h2, first, last);
+    for (int r = first; r < last; ++r)
       for (int t9 = 0; t9 < 9; ++t9) {
-        const int iy = 2 * oy - 1 + t9 / 3, ix = 2 * ox - 1 + t9 % 3;
-        float* dst = cols2 + (static_cast<std::size_t>(oy * h2 + ox) * 9 + t9) * stem;
+        const int iy = 2 * (r / h2) - 1 + t9 / 3, ix = 2 * (r % h2) - 1 + t9 % 3;
+        float* dst = cols2 + (static_cast<std::size_t>(r) * 9 + t9) * stem;
         if (iy >= 0 && iy < h1 && ix >= 0 && ix < h1) {
           const float* src = map1 + static_cast<std::size_t>(iy * h1 + ix) * stem;
           for (int c = 0; c < stem; ++c) dst[c] = src[c];
@@ -269,69 +284,83 @@ void Engine::forward_one(const float* face, float* logits, int threads) const {
           for (int c = 0; c < stem; ++c) dst[c] = 0.0f;
         }
       }
-  dense(conv2_, cols2, h2 * h2, x);
+    wait_unless_by_rows(h2 * h2);
+    dense(conv2_, cols2, h2 * h2, x, rbengine::Epilogue::kStore);
 
-  int size = h2, dim = cfg_.dim;
-  for (const Stage& stage : stages_) {
-    const int n = size * size;
-    const std::size_t nd = static_cast<std::size_t>(n) * dim;
-    for (const Block& b : stage.blocks) {
-      const int tt = b.window * b.window, jobs = n / tt * b.heads;
-      norm(b.norm1, x, n, dim, t);
-      dense(b.qkv, t, n, qkv);
-      in_parts(threads, [&](int part, int parts) {
-        std::int64_t first, last;
-        share(jobs, part, parts, first, last);
+    int size = h2, dim = cfg_.dim;
+    for (const Stage& stage : stages_) {
+      const int n = size * size;
+      wait_unless_by_rows(n);  // x came from the stem or a merge, split as this stage splits
+      for (const Block& b : stage.blocks) {
+        const int tt = b.window * b.window, jobs = n / tt * b.heads;
+        norm(b.norm1, x, n, dim, t);
+        wait_unless_by_rows(n);
+        dense(b.qkv, t, n, qkv, rbengine::Epilogue::kStore);
+        wait_for_all(parts);  // a window gathers tokens from every thread's rows
+        std::int64_t job0, job1;
+        share(jobs, part, parts, job0, job1);
         attend(qkv, dim, b.heads, tt, b.index.data(), b.bias.data(), kBiasStride(tt), b.bias_windows,
-               static_cast<int>(first), static_cast<int>(last), scratch + part * scratch_floats_, merged);
-      });
-      dense(b.proj, merged, n, proj);
-      add_in_place(x, proj, nd);
-      norm(b.norm2, x, n, dim, t);
-      dense(b.fc1, t, n, hidden);
-      gelu(hidden, static_cast<std::int64_t>(n) * b.fc1.out);
-      dense(b.fc2, hidden, n, proj);
-      add_in_place(x, proj, nd);
-    }
-    // Squeeze-and-excitation: a channel gate from the mean token.
-    float* pooled = hidden;
-    float* squeezed = pooled + dim;
-    float* gate = squeezed + stage.se1.out;
-    for (int c = 0; c < dim; ++c) pooled[c] = 0.0f;
-    for (int i = 0; i < n; ++i)
-      for (int c = 0; c < dim; ++c) pooled[c] += x[static_cast<std::size_t>(i) * dim + c];
-    for (int c = 0; c < dim; ++c) pooled[c] /= static_cast<float>(n);
-    stage.se1.forward(pooled, 1, squeezed);
-    k.gelu(squeezed, stage.se1.out);
-    stage.se2.forward(squeezed, 1, gate);
-    for (int c = 0; c < dim; ++c) gate[c] = 1.0f / (1.0f + std::exp(-gate[c]));
-    for (int i = 0; i < n; ++i)
-      for (int c = 0; c < dim; ++c) x[static_cast<std::size_t>(i) * dim + c] *= gate[c];
-    if (!stage.merge) break;
-    // Patch merging: the 2x2 neighbours of each output token, concatenated
-    // in torch's order (column offset, then row offset), normed and reduced.
-    const int half = size / 2;
-    for (int i = 0; i < half; ++i)
-      for (int j = 0; j < half; ++j)
+               static_cast<int>(job0), static_cast<int>(job1), scratch + part * scratch_floats_, merged);
+        wait_for_all(parts);
+        dense(b.proj, merged, n, x, rbengine::Epilogue::kAdd);  // the residual added in the kernel
+        wait_unless_by_rows(n);
+        norm(b.norm2, x, n, dim, t);
+        wait_unless_by_rows(n);
+        dense(b.fc1, t, n, hidden, rbengine::Epilogue::kGelu);
+        wait_unless_by_rows(n);
+        dense(b.fc2, hidden, n, x, rbengine::Epilogue::kAdd);
+        wait_unless_by_rows(n);
+      }
+      // Squeeze-and-excitation: a channel gate from the mean token. Each
+      // thread sums its channels over all tokens (in token order, so the
+      // sums do not depend on the thread count); each then computes the
+      // whole gate itself, which is cheaper than waiting for one thread.
+      if (by_rows(n)) wait_for_all(parts);
+      float* pooled = hidden;
+      std::int64_t c0, c1;
+      share(dim, part, parts, c0, c1);
+      for (std::int64_t c = c0; c < c1; ++c) pooled[c] = 0.0f;
+      for (int i = 0; i < n; ++i)
+        for (std::int64_t c = c0; c < c1; ++c) pooled[c] += x[static_cast<std::size_t>(i) * dim + c];
+      for (std::int64_t c = c0; c < c1; ++c) pooled[c] /= static_cast<float>(n);
+      wait_for_all(parts);
+      float* squeezed = scratch + part * scratch_floats_;
+      float* gate = squeezed + stage.se1.out;
+      stage.se1.forward(pooled, 1, squeezed, rbengine::Epilogue::kGelu);
+      stage.se2.forward(squeezed, 1, gate);
+      for (int c = 0; c < dim; ++c) gate[c] = 1.0f / (1.0f + std::exp(-gate[c]));
+      if (!stage.merge) {
+        // The last map is a few tokens: one thread gates, norms, pools and classifies.
+        if (part != 0) return;
+        for (int i = 0; i < n; ++i)
+          for (int c = 0; c < dim; ++c) x[static_cast<std::size_t>(i) * dim + c] *= gate[c];
+        k.layernorm(x, n, dim, norm_.w.data(), norm_.b.data(), t);
+        float* final_pooled = qkv;
+        for (int c = 0; c < dim; ++c) final_pooled[c] = 0.0f;
+        for (int i = 0; i < n; ++i)
+          for (int c = 0; c < dim; ++c) final_pooled[c] += t[static_cast<std::size_t>(i) * dim + c];
+        for (int c = 0; c < dim; ++c) final_pooled[c] /= static_cast<float>(n);
+        head_.forward(final_pooled, 1, logits);
+        return;
+      }
+      // Patch merging: the 2x2 neighbours of each output token, gated and
+      // concatenated in torch's order (column offset, then row offset),
+      // normed and reduced.
+      const int half = size / 2;
+      my_rows(half * half, first, last);
+      for (int r = first; r < last; ++r)
         for (int q = 0; q < 4; ++q) {
           const int dx = q / 2, dy = q % 2;
-          const float* src = x + static_cast<std::size_t>((2 * i + dy) * size + 2 * j + dx) * dim;
-          float* dst = merged + (static_cast<std::size_t>(i * half + j) * 4 + q) * dim;
-          for (int c = 0; c < dim; ++c) dst[c] = src[c];
+          const float* src = x + static_cast<std::size_t>((2 * (r / half) + dy) * size + 2 * (r % half) + dx) * dim;
+          float* dst = merged + (static_cast<std::size_t>(r) * 4 + q) * dim;
+          for (int c = 0; c < dim; ++c) dst[c] = src[c] * gate[c];
         }
-    norm(stage.merge_norm, merged, half * half, 4 * dim, t);
-    dense(stage.merge_reduce, t, half * half, x);
-    size = half, dim *= 2;
-  }
-
-  const int n = size * size;
-  k.layernorm(x, n, dim, norm_.w.data(), norm_.b.data(), t);
-  float* pooled = qkv;
-  for (int c = 0; c < dim; ++c) pooled[c] = 0.0f;
-  for (int i = 0; i < n; ++i)
-    for (int c = 0; c < dim; ++c) pooled[c] += t[static_cast<std::size_t>(i) * dim + c];
-  for (int c = 0; c < dim; ++c) pooled[c] /= static_cast<float>(n);
-  head_.forward(pooled, 1, logits);
+      norm(stage.merge_norm, merged, half * half, 4 * dim, t);
+      wait_for_all(parts);  // the reduction overwrites x, which other threads may still be gathering from
+      dense(stage.merge_reduce, t, half * half, x, rbengine::Epilogue::kStore);
+      size = half, dim *= 2;
+    }
+  });
 }
 
 void Engine::forward(const float* faces, int batch, float* logits, int threads) const {

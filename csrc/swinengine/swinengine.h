@@ -6,8 +6,10 @@
 // reused workspace. BatchNorm is folded into the stem's convolutions (run as
 // im2col + the dense kernel), the attention scale into the query weights,
 // and the cyclic shift and window partition into a token index, so no map
-// is ever rolled or permuted. The dense layers are the RBTransformer
-// engine's kernels; window attention has its own (swinengine_kernels.h).
+// is ever rolled or permuted. GELU and the residual additions happen in the
+// dense kernel's epilogue, while the outputs are in registers. The dense
+// layers are the RBTransformer engine's kernels; window attention has its
+// own (swinengine_kernels.h).
 #pragma once
 
 #include <map>
@@ -49,8 +51,11 @@ class Engine {
   Engine(const Config& cfg, const std::map<std::string, std::vector<float>>& weights);
   // faces (batch, 1, image, image), standardised -> logits (batch, classes).
   // threads > 1 (OpenMP builds): a batch's faces run in parallel, one face
-  // per thread; a single face splits each layer's output columns, the
-  // attention windows x heads, LayerNorm rows and GELU values across threads.
+  // per thread; a single face runs in one parallel region whose threads
+  // split each dense layer by rows or output columns, the attention by
+  // windows x heads and the SE pooling by channels, waiting only where a
+  // step reads what other threads wrote. The result does not depend on the
+  // thread count, to the bit.
   void forward(const float* faces, int batch, float* logits, int threads) const;
   const Config& config() const { return cfg_; }
 
