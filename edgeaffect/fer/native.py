@@ -43,7 +43,9 @@ def engine_config(architecture: Mapping) -> dict:
 class NativeSwinEngine:
     """A loaded engine; thread-safe (forward keeps no state between calls).
 
-    `threads` > 1 splits a batch's faces across threads; one face runs on one.
+    `threads` > 1 runs a batch's faces in parallel, one face per thread; a
+    single face has its layers split over the threads instead (one parallel
+    region per face; the logits do not depend on the thread count).
     """
 
     def __init__(self, weights: Mapping[str, np.ndarray], architecture: Mapping):
