@@ -27,7 +27,7 @@ struct Linear {
   std::vector<float> wt, b;
   std::vector<float> packed;  // wt in the kernel build's strip layout (rbengine_cpu_kernel.inc)
   // y = epilogue(x Wt + b) (see Epilogue); part/parts: only that share of
-  // the output columns (threads).
+  // the output columns (threads; a row split passes its rows, parts = 1).
   void forward(const float* x, int rows, float* y, Epilogue epilogue = Epilogue::kStore, int part = 0,
                int parts = 1) const;
 };

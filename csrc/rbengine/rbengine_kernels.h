@@ -18,8 +18,8 @@ enum class Epilogue : int {
 struct Kernels {
   // y (rows, out) = epilogue(x (rows, in) Wt (in, out) + b) for part `part`
   // of `parts` of the output columns (threads split a layer this way;
-  // parts = 1: all). packed: wt in this build's strip layout (pack); wt
-  // serves ragged columns.
+  // parts = 1: all; a row split passes each thread's rows with parts = 1).
+  // packed: wt in this build's strip layout (pack); wt serves ragged columns.
   void (*linear_part)(const float* x, int rows, int in, int out, const float* packed, const float* wt, const float* b,
                       float* y, int part, int parts, Epilogue epilogue);
   std::int64_t (*packed_floats)(int in, int out);

@@ -225,10 +225,10 @@ void Engine::forward_one(const float* face, float* logits, int threads) const {
 
   in_parts(threads, [&](int part, int parts) {
     // A dense layer is split by rows where there are at least 64 per thread
-    // (the stem and stage 1: their weights fit L2, and their 3 or 9 column
-    // strips split unevenly over 2 threads), otherwise by output columns,
-    // each thread reading only its share of the weights (stages 2-3: few
-    // rows, large weights). Measured in one process on the EPYC, 2 threads,
+    // (at 2 threads the stem and stage 1: their weights fit L2, and their 3
+    // or 9 column strips split unevenly over 2 threads), otherwise by output
+    // columns, each thread reading only its share of the weights (stages
+    // 2-3: few rows, large weights). Measured in one process on the EPYC, 2 threads,
     // batch 1: 0.76-0.91x the time of splitting every layer by columns.
     auto by_rows = [parts](int rows) { return rows >= 64 * parts; };
     // This thread's rows: whole blocks of 12 (a tile of every build), the
@@ -330,7 +330,8 @@ void Engine::forward_one(const float* face, float* logits, int threads) const {
       stage.se2.forward(squeezed, 1, gate);
       for (int c = 0; c < dim; ++c) gate[c] = 1.0f / (1.0f + std::exp(-gate[c]));
       if (!stage.merge) {
-        // The last map is a few tokens: one thread gates, norms, pools and classifies.
+        // The last map is a few tokens: one thread gates, norms, pools and
+        // classifies. The other threads leave here, so no barrier may follow.
         if (part != 0) return;
         for (int i = 0; i < n; ++i)
           for (int c = 0; c < dim; ++c) x[static_cast<std::size_t>(i) * dim + c] *= gate[c];

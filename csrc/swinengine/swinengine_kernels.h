@@ -1,6 +1,7 @@
 // Per-instruction-set builds of the Swin engine's own hot loop, window
-// attention (swinengine_cpu_kernel.inc). The dense layers (linear,
-// LayerNorm, GELU) are the RBTransformer engine's kernels (rbengine_kernels.h).
+// attention (swinengine_cpu_kernel.inc). The dense layers (linear with a
+// GELU or residual epilogue, LayerNorm) are the RBTransformer engine's
+// kernels (rbengine_kernels.h).
 #pragma once
 
 namespace edgeaffect {
