@@ -446,9 +446,9 @@ slower than fp32, and fp32 is the fastest there (ONNX Runtime and OpenVINO withi
   below the project's target (70% on FER2013 after INT8){" and below the mini-Xception peer (65.2% on this split)" if fp32["accuracy"] < 0.652 else ""}.
   {teacher_gap_text(teacher_chain, fp32["accuracy"])}
 - Latency: the target is < 1 ms per face at batch 1 on 2 threads. The native engine meets it on the AVX2-only
-  EPYC, without much margin: 0.87 and 0.94 ms in two runs of `benchmarks/bench_fer.py` (the last is the table
-  above), 0.32x and 0.43x ONNX Runtime fp32's time in the same runs (ONNX Runtime itself moved from 2.71 to 2.18
-  ms between them on this shared machine). Before a face ran in one parallel region (and GELU and the residual
+  EPYC, without much margin: 0.87, 0.94 and 0.91 ms in three runs of `benchmarks/bench_fer.py` (the last is the
+  table above), 0.32x, 0.43x and 0.39x ONNX Runtime fp32's time in the same runs (ONNX Runtime itself took 2.71,
+  2.18 and 2.33 ms on this shared machine). Before a face ran in one parallel region (and GELU and the residual
   additions moved into the dense kernel) it took 0.94-1.05 ms. Both engines built into one harness process and
   alternated, same weights and identical outputs: 0.84-0.95x the time at 2 threads (medians of paired rounds,
   four runs), unchanged at 1 thread (0.99 and 1.05, within the noise). It was not timed on a CPU with AVX-512
