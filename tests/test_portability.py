@@ -53,18 +53,25 @@ def test_aarch64_build_matches_this_machine(tmp_path, rng):
     assert max_rel_error(arm, band_differential_entropy(x, 200)) <= 1e-12
 
 
+@pytest.fixture(scope="module")
+def swin_probe(tmp_path_factory) -> tuple[str, Path]:
+    """(qemu, the Swin-SE engine probe built for aarch64), built once for the module's tests."""
+    compiler, qemu = cross_tools()
+    binary = tmp_path_factory.mktemp("aarch64") / "swinengine_probe"
+    cross_build(compiler, SWIN_SOURCES, binary)
+    return qemu, binary
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("shape", ["", "odd"], ids=["shipped-shape", "odd-shape"])
-def test_aarch64_swin_engine_matches_float64_torch(tmp_path, rng, shape):
-    compiler, qemu = cross_tools()
+def test_aarch64_swin_engine_matches_float64_torch(swin_probe, tmp_path, rng, shape):
+    qemu, binary = swin_probe
     torch = pytest.importorskip("torch", reason="the float64 reference needs torch (pip install edgeaffect[train])")
     from test_swinengine import ODD, random_student, weights_of
 
     from edgeaffect.fer.native import engine_config
 
     model, cfg = random_student(rng, ODD if shape == "odd" else "")
-    binary = tmp_path / "swinengine_probe"
-    cross_build(compiler, SWIN_SOURCES, binary)
     # the probe's inputs: the engine's configuration and the float weights
     c = engine_config(cfg.as_dict())
     weights = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in weights_of(model).items()
