@@ -300,7 +300,8 @@ def _cmd_train_fer(args: argparse.Namespace) -> int:
     config = FerTrainConfig(model=args.model, epochs=args.epochs or defaults.epochs,
                             batch_size=args.batch_size, lr=args.lr or defaults.lr, compile=args.compile, bf16=args.bf16,
                             online_teacher=args.online_teacher, student_shape=args.student_shape or "",
-                            teacher_shape=args.teacher_shape or "", sam_rho=args.sam_rho)
+                            teacher_shape=args.teacher_shape or "", sam_rho=args.sam_rho, mixup=args.mixup,
+                            alpha=defaults.alpha if args.kd_alpha is None else args.kd_alpha)
     report = train_fer(args.data, args.out, config, seed=args.seed, teacher=args.teacher, stop_after=args.stop_after,
                        init=args.init, device=args.device, fit_minutes=args.minutes)
     best = report["best"]
@@ -510,6 +511,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bf16", action="store_true", help="fer: bf16 autocast (measured slower for these models on CPUs)")
     p.add_argument("--online-teacher", action="store_true",
                    help="fer: the teacher scores every augmented view (a forward pass per step; for GPUs)")
+    p.add_argument("--mixup", type=float, default=0.0, metavar="A",
+                   help="fer: mixup with Beta(A, A) on every batch (try 1.0; with a teacher, needs --online-teacher: "
+                        "the teacher scores each mixed face); default 0: off")
+    p.add_argument("--kd-alpha", type=float,
+                   help="fer: weight of the distillation term against the hard labels (default 0.7; 1.0: the teacher only)")
     p.add_argument("--student-shape", help="fer: change the student's shape, e.g. 'dim=32,stem=24,heads=1-2-4,depths=1-2-1' "
                                            "(SwinSEConfig fields; benchmarks/bench_fer_shapes.py times candidates)")
     p.add_argument("--teacher-shape", help="fer --model teacher: change the convnet's shape, e.g. "

@@ -358,6 +358,57 @@ def test_train_fer_distils_from_cached_or_per_view_teacher_logits(tmp_path, rng)
         train_fer(tmp_path / "data", tmp_path / "none", FerTrainConfig(epochs=1, online_teacher=True), progress=False)
 
 
+def test_mixup_mixes_pairs_reproducibly_and_its_loss_mixes_the_labels(rng):
+    from edgeaffect.fer.augment import mix_faces
+    from edgeaffect.fer.train import FerTrainConfig, training_loss
+
+    x = torch.from_numpy(rng.random((9, 1, 48, 48), dtype=np.float32))
+    mixed, perm, lam = mix_faces(x, np.random.default_rng(3), 1.0)
+    again, perm2, lam2 = mix_faces(x, np.random.default_rng(3), 1.0)
+    assert 0.0 <= lam <= 1.0 and sorted(perm.tolist()) == list(range(9))
+    assert torch.equal(mixed, again) and torch.equal(perm, perm2) and lam == lam2
+    expected = lam * x.double().numpy() + (1 - lam) * x.double().numpy()[perm.numpy()]
+    np.testing.assert_allclose(mixed.numpy(), expected, atol=1e-6)
+    with pytest.raises(ValueError, match="must be > 0"):
+        mix_faces(x, np.random.default_rng(3), 0.0)
+
+    logits = torch.from_numpy(rng.standard_normal((9, len(LABELS))).astype(np.float32))
+    labels = torch.from_numpy(rng.integers(0, len(LABELS), 9))
+    weights = torch.ones(len(LABELS))
+    config = FerTrainConfig()
+    plain = training_loss(logits, labels, weights, None, config)
+    swapped = training_loss(logits, labels[perm], weights, None, config)
+    mixed_loss = training_loss(logits, labels, weights, None, config, (perm, 0.3))
+    assert torch.allclose(mixed_loss, 0.3 * plain + 0.7 * swapped)
+    assert torch.allclose(training_loss(logits, labels, weights, None, config, (perm, 1.0)), plain)
+
+
+def test_train_fer_mixup_distils_from_the_online_teacher_only(tmp_path, rng):
+    pytest.importorskip("cv2", reason="reading image folders needs OpenCV")
+    pytest.importorskip("tqdm", reason="training shows tqdm progress bars")
+    from edgeaffect.fer.train import FerTrainConfig, train_fer
+
+    make_face_folder(tmp_path / "data", rng)
+    train_fer(tmp_path / "data", tmp_path / "teacher", FerTrainConfig(model="teacher", epochs=1, batch_size=8), seed=1,
+              progress=False)
+    teacher = tmp_path / "teacher" / "best.pt"
+    plain = train_fer(tmp_path / "data", tmp_path / "plain", FerTrainConfig(epochs=1, batch_size=8, online_teacher=True),
+                      seed=2, teacher=teacher, progress=False)
+    config = FerTrainConfig(epochs=1, batch_size=8, online_teacher=True, mixup=1.0, alpha=1.0)
+    mixed = train_fer(tmp_path / "data", tmp_path / "mixed", config, seed=2, teacher=teacher, progress=False)
+    again = train_fer(tmp_path / "data", tmp_path / "again", config, seed=2, teacher=teacher, progress=False)
+    loss = mixed["history"][0]["train_loss"]
+    assert np.isfinite(loss) and loss != plain["history"][0]["train_loss"]
+    assert loss == pytest.approx(again["history"][0]["train_loss"], rel=1e-6)  # seeded: the same mixes
+    assert mixed["config"]["mixup"] == 1.0 and mixed["config"]["alpha"] == 1.0
+    with pytest.raises(ValueError, match="needs --online-teacher"):
+        train_fer(tmp_path / "data", tmp_path / "cached", FerTrainConfig(epochs=1, batch_size=8, mixup=1.0), seed=2,
+                  teacher=teacher, progress=False)
+    with pytest.raises(ValueError, match="must lie in"):
+        train_fer(tmp_path / "data", tmp_path / "bad", FerTrainConfig(epochs=1, alpha=1.5), teacher=teacher,
+                  progress=False)
+
+
 def test_train_fer_on_a_missing_gpu_says_how_to_fix_it(tmp_path):
     from edgeaffect.fer.train import FerTrainConfig, train_fer
 

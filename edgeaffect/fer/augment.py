@@ -5,15 +5,19 @@ generator, so a seeded run sees the same views on either device.
 Why these: faces from cameras are mirrored at random (flip), off-centre and
 at other scales than FER2013's tight crops (affine: +-10 degrees, scale
 0.9-1.1, shift +-8%), lit differently (contrast +-20%, brightness +-10% of full scale), and
-partly covered by hands, glasses or masks (random erasing, p 0.25). Mixup and
-cutmix were left out: on short schedules they slow convergence more than they
-regularise.
+partly covered by hands, glasses or masks (random erasing, p 0.25). Mixup is
+off by default: on short schedules it slows convergence more than it
+regularises; `mix_faces` (--mixup) is for long distillation schedules with
+an online teacher, where the teacher scores the mixed image itself
+("function matching", Beyer et al. 2022) and the student learns the
+teacher's function between faces, not only at them.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch.nn import functional as F
 
@@ -68,3 +72,22 @@ def random_erase(x: torch.Tensor, generator: torch.Generator, p: float, area=(0.
     x = x.clone()
     x[index] = torch.where(inside[:, None], fill[:, None, None, None], x[index])
     return x
+
+
+def mix_faces(x: torch.Tensor, rng: np.random.Generator, concentration: float) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Mixup of a batch: (lam * x + (1 - lam) * x[perm], perm, lam) with one
+    lam ~ Beta(concentration, concentration) and a random pairing, both drawn
+    from `rng` (a numpy generator: torch draws Beta without a generator
+    argument, so a seeded run would not repeat).
+
+    Example:
+        >>> x = torch.rand(4, 1, 48, 48)
+        >>> mixed, perm, lam = mix_faces(x, np.random.default_rng(0), 1.0)
+        >>> bool(torch.allclose(mixed, lam * x + (1 - lam) * x[perm]))
+        True
+    """
+    if concentration <= 0:
+        raise ValueError(f"mixup concentration {concentration} must be > 0 (try 1.0; 0 turns mixup off)")
+    lam = float(rng.beta(concentration, concentration))
+    perm = torch.from_numpy(rng.permutation(x.shape[0])).to(x.device)
+    return lam * x + (1 - lam) * x[perm], perm, lam

@@ -24,7 +24,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .augment import augment_faces
+from .augment import augment_faces, mix_faces
 from .sam import sam_gradients
 
 WARMUP_STEPS = 5  # cuDNN autotuning and allocator growth happen here, not in the timed steps
@@ -52,11 +52,17 @@ def time_epoch(model: torch.nn.Module, teacher: Optional[torch.nn.Module], image
     trial = copy.deepcopy(model).train()
     opt = torch.optim.AdamW(trial.parameters(), lr=1e-6)
     gen = torch.Generator().manual_seed(20261127)  # the run's own generators are not drawn from
+    mix_rng = np.random.default_rng(20261127)
     cpu_rng = torch.get_rng_state()
 
     def step() -> float:
         idx = torch.randint(0, len(images), (config.batch_size,), generator=gen).to(device)
-        x = normalize(augment_faces(images[idx].float().div(255).unsqueeze(1), gen))
+        x = augment_faces(images[idx].float().div(255).unsqueeze(1), gen)
+        mix = None
+        if config.mixup:
+            x, perm, lam = mix_faces(x, mix_rng, config.mixup)
+            mix = (perm, lam)
+        x = normalize(x)
         target = None
         if teacher is not None:
             with torch.no_grad():
@@ -65,7 +71,7 @@ def time_epoch(model: torch.nn.Module, teacher: Optional[torch.nn.Module], image
         def batch_loss():
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16):
                 logits = trial(x).float()
-            return training_loss(logits, labels[idx], class_weights, target, config)
+            return training_loss(logits, labels[idx], class_weights, target, config, mix)
 
         loss = sam_gradients(trial.parameters(), batch_loss, config.sam_rho)
         opt.step()

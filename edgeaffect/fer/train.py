@@ -16,7 +16,11 @@ FER2013, with model selection on the validation split only.
   a GPU) the teacher instead scores the very view the student sees: the
   "consistent teaching" of Beyer et al. 2022 ("Knowledge distillation: a
   good teacher is patient and consistent"), which gains most on long
-  schedules.
+  schedules. --mixup A mixes pairs of augmented faces (Beta(A, A)) before
+  both models see them: the teacher scores the mixed face, and the label
+  term is the same mix of the two labels' cross-entropies. It needs the
+  online teacher when distilling (a cached logit belongs to one unmixed
+  face).
 - AdamW with a one-cycle schedule, optionally wrapped in SAM (--sam-rho,
   sam.py: the seed paper's optimiser; off by default because each step
   costs two passes); fp32 by default: on our 2-core AMX
@@ -56,7 +60,7 @@ from torch.nn import functional as F
 from ..evaluation.metrics import classification_metrics
 from ..models.registry import file_sha256
 from . import LABELS
-from .augment import augment_faces
+from .augment import augment_faces, mix_faces
 from .data import load_fer_folder
 from .model import (STUDENT, TEACHER, ConvTeacher, ConvTeacherConfig, SwinSE, SwinSEConfig, parameter_count,
                     student_config, teacher_config)
@@ -82,6 +86,7 @@ class FerTrainConfig:
     compile: bool = False
     bf16: bool = False  # bf16 autocast on the training device: slower for these small models on our CPU (see above)
     sam_rho: float = 0.0  # > 0: sharpness-aware minimisation with this radius (sam.py; twice the cost per step)
+    mixup: float = 0.0  # > 0: mixup with Beta(mixup, mixup) on every batch (augment.mix_faces; online teacher only)
 
 
 def normalize(images: torch.Tensor) -> torch.Tensor:
@@ -92,10 +97,17 @@ def normalize(images: torch.Tensor) -> torch.Tensor:
 
 
 def training_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor, target: Optional[torch.Tensor],
-                  config: FerTrainConfig) -> torch.Tensor:
+                  config: FerTrainConfig, mix: Optional[tuple[torch.Tensor, float]] = None) -> torch.Tensor:
     """Class-weighted, label-smoothed cross-entropy; with teacher logits `target`, mixed with the
-    soft-target KL at config.temperature (weight config.alpha, scaled by T^2; the module docstring)."""
-    loss = F.cross_entropy(logits, labels, weight=weights, label_smoothing=config.label_smoothing)
+    soft-target KL at config.temperature (weight config.alpha, scaled by T^2; the module docstring).
+    `mix` = (perm, lam) from augment.mix_faces: the label term is lam * CE(labels) + (1 - lam) *
+    CE(labels[perm])."""
+    def cross_entropy(y):
+        return F.cross_entropy(logits, y, weight=weights, label_smoothing=config.label_smoothing)
+
+    loss = cross_entropy(labels)
+    if mix is not None:
+        loss = mix[1] * loss + (1 - mix[1]) * cross_entropy(labels[mix[0]])
     if target is None:
         return loss
     t = config.temperature
@@ -269,6 +281,11 @@ def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTra
     data, out = Path(data), Path(out)
     if config.online_teacher and teacher is None:
         raise ValueError("online_teacher needs a teacher: pass --teacher CHECKPOINT")
+    if config.mixup and teacher is not None and not config.online_teacher:
+        raise ValueError("--mixup with a teacher needs --online-teacher: the cached teacher logits belong to unmixed "
+                         "faces, so the teacher must score each mixed one")
+    if not 0.0 <= config.alpha <= 1.0:
+        raise ValueError(f"--kd-alpha {config.alpha}: the distillation weight must lie in [0, 1]")
     device = training_device(device)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -354,11 +371,17 @@ def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTra
         torch.manual_seed(seed * 100003 + epoch)  # drop-path masks: a resumed epoch draws what it would have
         order = torch.from_numpy(np.random.default_rng([seed, epoch]).permutation(len(x_train)))
         gen = torch.Generator().manual_seed(seed * 100003 + epoch)
+        mix_rng = np.random.default_rng([seed, epoch, 1])  # mixup's Beta draws and pairings
         started, total = time.time(), 0.0
         bar = tqdm(range(steps_per_epoch), desc=f"{config.model} epoch {epoch}/{config.epochs}", disable=not progress)
         for step in bar:
             idx = order[step * config.batch_size:(step + 1) * config.batch_size].to(device)
-            x = normalize(augment_faces(images[idx].float().div(255).unsqueeze(1), gen))
+            x = augment_faces(images[idx].float().div(255).unsqueeze(1), gen)
+            mix = None
+            if config.mixup:
+                x, perm, lam = mix_faces(x, mix_rng, config.mixup)
+                mix = (perm, lam)
+            x = normalize(x)
             target = None
             if teacher is not None:
                 if config.online_teacher:
@@ -369,12 +392,12 @@ def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTra
             # SAM's second pass must drop the same paths as the first
             masks = _rng_state(device) if config.sam_rho else None
 
-            def batch_loss(x=x, idx=idx, target=target, masks=masks):
+            def batch_loss(x=x, idx=idx, target=target, masks=masks, mix=mix):
                 if masks is not None:
                     _set_rng_state(device, masks)
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16):
                     logits = step_model(x).float()
-                return training_loss(logits, labels[idx], weights, target, config)
+                return training_loss(logits, labels[idx], weights, target, config, mix)
 
             loss = sam_gradients(model.parameters(), batch_loss, config.sam_rho)
             opt.step()

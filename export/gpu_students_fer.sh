@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# One call on a lent GPU: distil several recipes of the `fer` student side by
+# side from one teacher, each for a fixed number of minutes, all started from
+# the same weights (so the results can be souped: `edgeaffect soup`).
+#
+# One small model's training step leaves a big GPU mostly idle (a step is a
+# few hundred short kernels), so the recipes run as parallel processes on
+# the one card; each times its own steps under that load (--minutes), so the
+# epoch counts fit the box. The best.pt, report and log of every recipe come
+# back under $OUT.
+#
+# The call's working tree is capped at 64 MiB, so everything travels in
+# .gpu (named in the call's carry) and the call runs from a branch without
+# the shipped artifacts (git rm -r edgeaffect/models/artifacts benchmarks/results):
+#   tar -C ../shared/data -cf - fer2013 | xz -T2 > .gpu/fer.tar.xz          # 39 MB
+#   teacher weights as fp16 safetensors, xz-compressed (20 MB for ResNet-18 size;
+#   the logits move by < 0.01 and val accuracy is unchanged)
+#   cp edgeaffect/models/artifacts/fer/fer.safetensors .gpu/                # the init
+# Usage, from the repository root:
+#   bash export/gpu_students_fer.sh .gpu/fer.tar.xz .gpu/teacher.safetensors.xz .gpu/fer.safetensors
+# Environment: MINUTES (6.5, per recipe), RECIPES (a file of lines
+# "name seed extra-arguments..."; default: the list below), DEVICE (cuda;
+# cpu to try the plumbing on a small archive), RUNS (/tmp/runs), OUT
+# (default runs-gpu).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+archive="${1:?give the FER2013 archive, the teacher and the init: bash export/gpu_students_fer.sh DATA.tar.xz TEACHER INIT}"
+teacher="${2:?give the teacher weights (.pt, .safetensors, or either .xz-compressed)}"
+init="${3:?give the weights every recipe starts from (.pt or .safetensors)}"
+out="${OUT:-runs-gpu}"
+runs="${RUNS:-/tmp/runs}"
+py="${PYTHON:-python3}"
+device="${DEVICE:-cuda}"
+minutes="${MINUTES:-6.5}"
+limit=$(awk "BEGIN { print int($minutes * 60 + 90) }")  # seconds: the box plus loading and timing
+export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" TQDM_MININTERVAL=20
+mkdir -p "$out" "$runs" /tmp/fer-data
+log="$out/gpu_students_fer.log"
+exec > >(tee -a "$log") 2>&1
+
+# name seed arguments: every recipe distils from the online teacher, from $init
+default_recipes='kd 81 --lr 3e-4
+fm 82 --lr 3e-4 --mixup 1.0 --kd-alpha 1.0
+fm-hi 83 --lr 1e-3 --mixup 1.0 --kd-alpha 1.0
+sam 84 --lr 3e-4 --sam-rho 0.05
+fm-b512 85 --lr 6e-4 --mixup 1.0 --kd-alpha 1.0 --batch-size 512'
+recipes="$default_recipes"
+[ -n "${RECIPES:-}" ] && recipes=$(cat "$RECIPES")
+
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || echo "no nvidia-smi"
+"$py" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
+xz -T0 -dc "$archive" | tar -C /tmp/fer-data -xf - || { echo "could not unpack $archive"; exit 2; }
+data=/tmp/fer-data/fer2013
+if [[ "$teacher" == *.xz ]]; then
+    unpacked="/tmp/$(basename "${teacher%.xz}")"
+    xz -dc "$teacher" > "$unpacked" || { echo "could not unpack $teacher"; exit 2; }
+    teacher="$unpacked"
+fi
+
+echo "== recipes, $minutes minutes each, side by side on $device"
+pids=()
+while read -r name seed args; do
+    [ -z "$name" ] && continue
+    echo "$name (seed $seed): $args"
+    # shellcheck disable=SC2086  # the recipe's arguments split on spaces
+    timeout "$limit" "$py" -m edgeaffect train fer --data "$data" --init "$init" --teacher "$teacher" --online-teacher \
+        --device "$device" --minutes "$minutes" --seed "$seed" --out "$runs/fer-$name" $args > "$out/fer-$name.log" 2>&1 &
+    pids+=($!)
+done <<< "$recipes"
+for pid in "${pids[@]}"; do wait "$pid"; done
+
+echo "== results to $out"
+while read -r name _; do
+    [ -z "$name" ] && continue
+    run="$runs/fer-$name"
+    grep -h '^{"epoch"' "$out/fer-$name.log" | tail -3
+    tail -1 "$out/fer-$name.log"
+    if [ -f "$run/report.json" ]; then  # else the progress so far of a run the timeout cut
+        cp "$run/report.json" "$out/fer-$name.report.json"
+    elif [ -f "$run/last.pt" ]; then
+        "$py" -c "import json, sys, torch; s = torch.load(sys.argv[1], map_location='cpu', weights_only=False); print(json.dumps({'unfinished': True, **{k: s.get(k) for k in ('config', 'fit', 'best', 'history')}}, indent=1))" "$run/last.pt" > "$out/fer-$name.report.json"
+    fi
+    [ -f "$run/best.pt" ] && cp "$run/best.pt" "$out/fer-$name.best.pt"
+done <<< "$recipes"
+ls -l "$out"
