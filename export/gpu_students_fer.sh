@@ -18,7 +18,7 @@
 #   cp edgeaffect/models/artifacts/fer/fer.safetensors .gpu/                # the init
 # Usage, from the repository root:
 #   bash export/gpu_students_fer.sh .gpu/fer.tar.xz .gpu/teacher.safetensors.xz .gpu/fer.safetensors
-# Environment: MINUTES (6.5, per recipe), RECIPES (a file of lines
+# Environment: MINUTES (7, per recipe), RECIPES (a file of lines
 # "name seed extra-arguments..."; default: the list below), DEVICE (cuda;
 # cpu to try the plumbing on a small archive), RUNS (/tmp/runs), OUT
 # (default runs-gpu).
@@ -31,7 +31,7 @@ out="${OUT:-runs-gpu}"
 runs="${RUNS:-/tmp/runs}"
 py="${PYTHON:-python3}"
 device="${DEVICE:-cuda}"
-minutes="${MINUTES:-6.5}"
+minutes="${MINUTES:-7}"
 limit=$(awk "BEGIN { print int($minutes * 60 + 90) }")  # seconds: the box plus loading and timing
 export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" TQDM_MININTERVAL=20
 mkdir -p "$out" "$runs" /tmp/fer-data
@@ -41,7 +41,6 @@ exec > >(tee -a "$log") 2>&1
 # name seed arguments: every recipe distils from the online teacher, from $init
 default_recipes='kd 81 --lr 3e-4
 fm 82 --lr 3e-4 --mixup 1.0 --kd-alpha 1.0
-fm-hi 83 --lr 1e-3 --mixup 1.0 --kd-alpha 1.0
 sam 84 --lr 3e-4 --sam-rho 0.05
 fm-b512 85 --lr 6e-4 --mixup 1.0 --kd-alpha 1.0 --batch-size 512'
 recipes="$default_recipes"
