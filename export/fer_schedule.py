@@ -32,12 +32,18 @@ def schedules(student: Path, shipped_facts: dict, shipped_sha256: str | None = N
     that student)."""
     schedule = schedule_of(student, shipped_facts.get("schedule", []), shipped_sha256)
     start = _soup_start(student)
-    if start and start["shipped"]:
+    if _is_shipped(start, shipped_sha256):
         return {"schedule": schedule, "teacher_schedule": shipped_facts.get("teacher_schedule", []),
                 "teacher_model": shipped_facts.get("teacher_model")}
     last = Path(start["path"]) if start else student
     return {"schedule": schedule, "teacher_schedule": teacher_schedule(last, shipped_sha256),
             "teacher_model": teacher_model(last) or shipped_facts.get("teacher_model")}
+
+
+def _is_shipped(start, shipped_sha256: str | None) -> bool:
+    """Whether a soup's start is the shipped student: its path in an install's artifacts, or a
+    copy of those weights elsewhere (carried to a lent GPU), recognised by their sha256."""
+    return bool(start) and (start["shipped"] or (shipped_sha256 is not None and start.get("sha256") == shipped_sha256))
 
 
 def _soup_start(checkpoint: Path):
@@ -59,9 +65,12 @@ def schedule_of(checkpoint: Path, shipped: list[dict] | None = None, shipped_sha
         if "soup" in report:
             return _last_wins(soup_schedule(report_path, shipped or [], shipped_sha256) + chain)
         teacher = report.get("teacher") or {}
-        chain.insert(0, {"run": report_path.parent.name, "model": report["model"], "epochs": report["config"]["epochs"],
+        # a run a timeout stopped (its report rebuilt from last.pt, "unfinished") ran the epochs in its history
+        epochs = len(report["history"]) if report.get("unfinished") else report["config"]["epochs"]
+        chain.insert(0, {"run": report_path.parent.name, "model": report["model"], "epochs": epochs,
                          "lr": report["config"]["lr"], "seed": report["seed"], "teacher": bool(teacher),
-                         "teacher_run": Path(teacher["checkpoint"]).parent.name if teacher else None,
+                         # "run": the teacher's run, where its checkpoint was a copy outside that run's folder
+                         "teacher_run": (teacher.get("run") or Path(teacher["checkpoint"]).parent.name) if teacher else None,
                          "teacher_val_accuracy": teacher.get("val_accuracy"),
                          "best_val_accuracy": report["best"]["accuracy"], "best_epoch": report["best"]["epoch"],
                          "device": report.get("device", "cpu"), "online_teacher": report["config"].get("online_teacher", False)})
@@ -91,7 +100,7 @@ def soup_schedule(report_path: Path, shipped: list[dict], shipped_sha256: str | 
     start = report.get("start")
     if start is None:  # fine-tunes without run reports: what came before is unknown
         before = []
-    elif start["shipped"]:
+    elif _is_shipped(start, shipped_sha256):
         before = [r for r in shipped if r.get("run") != report_path.parent.name]
     else:
         before = schedule_of(Path(start["path"]), shipped, shipped_sha256)

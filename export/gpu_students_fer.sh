@@ -7,17 +7,20 @@
 # few hundred short kernels), so the recipes run as parallel processes on
 # the one card; each times its own steps under that load (--minutes), so the
 # epoch counts fit the box. The best.pt, report and log of every recipe come
-# back under $OUT.
+# back in one file, $OUT/students.tar (the device returns at most 8 files a
+# call), beside this script's log.
 #
 # The call's working tree is capped at 64 MiB, so everything travels in
 # .gpu (named in the call's carry) and the call runs from a branch without
 # the shipped artifacts (git rm -r edgeaffect/models/artifacts benchmarks/results):
 #   tar -C ../shared/data -cf - fer2013 | xz -T2 > .gpu/fer.tar.xz          # 39 MB
 #   teacher weights as fp16 safetensors, xz-compressed (20 MB for ResNet-18 size;
-#   the logits move by < 0.01 and val accuracy is unchanged)
+#   the logits move by < 0.01 and val accuracy is unchanged), in a folder
+#   named after the teacher's run, e.g. .gpu/fer-teacher-r18/teacher-fp16.safetensors.xz:
+#   the students' reports then name that run as their teacher
 #   cp edgeaffect/models/artifacts/fer/fer.safetensors .gpu/                # the init
 # Usage, from the repository root:
-#   bash export/gpu_students_fer.sh .gpu/fer.tar.xz .gpu/teacher.safetensors.xz .gpu/fer.safetensors
+#   bash export/gpu_students_fer.sh .gpu/fer.tar.xz .gpu/fer-teacher-r18/teacher-fp16.safetensors.xz .gpu/fer.safetensors
 # Environment: MINUTES (7, per recipe), RECIPES (a file of lines
 # "name seed extra-arguments..."; default: the list below), DEVICE (cuda;
 # cpu to try the plumbing on a small archive), RUNS (/tmp/runs), OUT
@@ -50,13 +53,17 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader ||
 "$py" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
 xz -T0 -dc "$archive" | tar -C /tmp/fer-data -xf - || { echo "could not unpack $archive"; exit 2; }
 data=/tmp/fer-data/fer2013
-if [[ "$teacher" == *.xz ]]; then
-    unpacked="/tmp/$(basename "${teacher%.xz}")"
+if [[ "$teacher" == *.xz ]]; then  # unpacked into a folder of the teacher's run name, which the reports record
+    unpacked="/tmp/teachers/$(basename "$(dirname "$teacher")")/$(basename "${teacher%.xz}")"
+    mkdir -p "$(dirname "$unpacked")"
     xz -dc "$teacher" > "$unpacked" || { echo "could not unpack $teacher"; exit 2; }
     teacher="$unpacked"
 fi
 
-echo "== recipes, $minutes minutes each, side by side on $device"
+# the processes share the machine's cores: OpenMP threads beyond them spin against each other
+n_recipes=$(grep -c '[^[:space:]]' <<< "$recipes")
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-$(( $(nproc) / n_recipes > 0 ? $(nproc) / n_recipes : 1 ))}"
+echo "== $n_recipes recipes, $minutes minutes each, side by side on $device ($OMP_NUM_THREADS CPU threads each)"
 pids=()
 while read -r name seed args; do
     [ -z "$name" ] && continue
@@ -68,17 +75,31 @@ while read -r name seed args; do
 done <<< "$recipes"
 for pid in "${pids[@]}"; do wait "$pid"; done
 
-echo "== results to $out"
+echo "== results to $out/students.tar"
+names=()
 while read -r name _; do
     [ -z "$name" ] && continue
     run="$runs/fer-$name"
-    grep -h '^{"epoch"' "$out/fer-$name.log" | tail -3
+    grep -a -o '{"epoch[^}]*}' "$out/fer-$name.log" | tail -3
     tail -1 "$out/fer-$name.log"
-    if [ -f "$run/report.json" ]; then  # else the progress so far of a run the timeout cut
-        cp "$run/report.json" "$out/fer-$name.report.json"
-    elif [ -f "$run/last.pt" ]; then
-        "$py" -c "import json, sys, torch; s = torch.load(sys.argv[1], map_location='cpu', weights_only=False); print(json.dumps({'unfinished': True, **{k: s.get(k) for k in ('config', 'fit', 'best', 'history')}}, indent=1))" "$run/last.pt" > "$out/fer-$name.report.json"
+    if [ ! -f "$run/report.json" ] && [ -f "$run/last.pt" ]; then  # a run the timeout cut: its progress so far
+        "$py" - "$run/last.pt" "$teacher" "$init" "$device" > "$run/report.json" <<'PY'
+import json, sys
+import torch
+from edgeaffect.models.registry import file_sha256
+last, teacher, init, device = sys.argv[1:]
+s = torch.load(last, map_location="cpu", weights_only=False)
+if device.startswith("cuda"):
+    device = f"{device} ({torch.cuda.get_device_name(0)})"
+print(json.dumps({"unfinished": f"the call's timeout stopped it after epoch {s['epoch']} of {s['config']['epochs']}",
+                  "model": s["config"]["model"], "architecture": s["architecture"], "seed": s["seed"],
+                  "config": s["config"], "fit": s.get("fit"), "device": device, "best": s["best"],
+                  "history": s["history"], "init": init, "init_sha256": file_sha256(init),
+                  "teacher": {"checkpoint": teacher}}, indent=1))
+PY
     fi
-    [ -f "$run/best.pt" ] && cp "$run/best.pt" "$out/fer-$name.best.pt"
+    mv "$out/fer-$name.log" "$run/train.log"
+    names+=("fer-$name/best.pt" "fer-$name/report.json" "fer-$name/train.log")
 done <<< "$recipes"
-ls -l "$out"
+(cd "$runs" && tar -cf - --ignore-failed-read "${names[@]}") > "$out/students.tar"
+tar -tvf "$out/students.tar"

@@ -135,6 +135,33 @@ def test_soup_refuses_a_start_that_a_build_has_since_replaced(runs, tmp_path):
     assert chain[-1]["epochs"] == 6 and chain[-1]["soup"][0]["run"] == "the start"
 
 
+def test_soup_of_fine_tunes_of_a_copy_of_the_shipped_weights_continues_the_shipped_schedule(runs, tmp_path):
+    """Fine-tunes made on a lent GPU start from a copy of the shipped weights
+    carried there (another path, the same sha256): their soup continues the
+    shipped schedule and keeps its teacher. A run a timeout stopped counts
+    the epochs its history holds."""
+    folder, shipped, _, _ = runs
+    copy = tmp_path / "carried" / "fer.safetensors"
+    copy.parent.mkdir()
+    copy.write_bytes(shipped.read_bytes())
+    a = fake_run(folder / "gpu-a", copy, seed=7, device="cuda (H200)")
+    b = fake_run(folder / "gpu-b", copy, seed=8, device="cuda (H200)")
+    report = json.loads((folder / "gpu-b" / "report.json").read_text())
+    report.update(unfinished="the call's timeout stopped it after epoch 2 of 3",
+                  history=[{"epoch": 1, "val_accuracy": 0.5}, {"epoch": 2, "val_accuracy": 0.6}])
+    (folder / "gpu-b" / "report.json").write_text(json.dumps(report))
+    soup = make_soup([a, b], folder / "gpu-soup")
+    assert not soup["start"]["shipped"]  # not an install's artifacts path
+    facts = schedules(folder / "gpu-soup" / "best.pt", {"schedule": SHIPPED_SCHEDULE, "teacher_schedule": ["kept"]},
+                      _sha256(shipped))
+    assert [r["run"] for r in facts["schedule"]] == ["fer-student-kd", "gpu-soup"]
+    assert [i["epochs"] for i in facts["schedule"][-1]["soup"]] == [3, 2]
+    assert facts["teacher_schedule"] == ["kept"]
+    # without the shipped sha256 nothing ties the copy to the shipped schedule
+    assert [r["run"] for r in schedules(folder / "gpu-soup" / "best.pt", {"schedule": SHIPPED_SCHEDULE})["schedule"]] \
+        == ["gpu-soup"]
+
+
 def _sha256(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
