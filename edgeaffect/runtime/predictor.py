@@ -141,7 +141,7 @@ def load(name_or_path: str | Path, backend: str = "auto", precision: str = "auto
         device: "auto", "cpu" or "gpu".
         mirror: image models only: average the outputs (logits, or probabilities) for each image
             and its left-right mirror, a test-time augmentation. For the shipped `fer` on FER2013
-            val: 65.87% -> 66.01% (ONNX Runtime fp32; 65.78% -> 66.37% INT8), for two model calls
+            val: 67.04% -> 67.29% (ONNX Runtime fp32; 66.90% -> 67.57% INT8), for two model calls
             per batch.
         options: backend options, e.g. graph_optimization="all" (ONNX
             Runtime), performance_hint="THROUGHPUT", cache_dir=...,
