@@ -148,7 +148,9 @@ def test_soup_of_fine_tunes_of_a_copy_of_the_shipped_weights_continues_the_shipp
     b = fake_run(folder / "gpu-b", copy, seed=8, device="cuda (H200)")
     report = json.loads((folder / "gpu-b" / "report.json").read_text())
     report.update(unfinished="the call's timeout stopped it after epoch 2 of 3",
-                  history=[{"epoch": 1, "val_accuracy": 0.5}, {"epoch": 2, "val_accuracy": 0.6}])
+                  history=[{"epoch": 1, "val_accuracy": 0.5}, {"epoch": 2, "val_accuracy": 0.6}],
+                  # a copy of the teacher outside its run's folder names that run
+                  teacher={"checkpoint": "/tmp/teacher-fp16.safetensors", "run": "fer-teacher-r18", "val_accuracy": 0.7})
     (folder / "gpu-b" / "report.json").write_text(json.dumps(report))
     soup = make_soup([a, b], folder / "gpu-soup")
     assert not soup["start"]["shipped"]  # not an install's artifacts path
@@ -156,6 +158,7 @@ def test_soup_of_fine_tunes_of_a_copy_of_the_shipped_weights_continues_the_shipp
                       _sha256(shipped))
     assert [r["run"] for r in facts["schedule"]] == ["fer-student-kd", "gpu-soup"]
     assert [i["epochs"] for i in facts["schedule"][-1]["soup"]] == [3, 2]
+    assert facts["schedule"][-1]["soup"][1]["teacher_run"] == "fer-teacher-r18"
     assert facts["teacher_schedule"] == ["kept"]
     # without the shipped sha256 nothing ties the copy to the shipped schedule
     assert [r["run"] for r in schedules(folder / "gpu-soup" / "best.pt", {"schedule": SHIPPED_SCHEDULE})["schedule"]] \
