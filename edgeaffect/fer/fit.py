@@ -24,7 +24,6 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .augment import augment_faces, mix_faces
 from .sam import sam_gradients
 
 WARMUP_STEPS = 5  # cuDNN autotuning and allocator growth happen here, not in the timed steps
@@ -44,7 +43,7 @@ def time_epoch(model: torch.nn.Module, teacher: Optional[torch.nn.Module], image
     """Seconds per epoch of train_fer with `config`, measured on copies: a
     training step (mean of TIMED_STEPS after WARMUP_STEPS), scoring val, and
     the epoch's checkpoint writes. `teacher` is the online teacher, or None."""
-    from .train import normalize, predict_logits, training_loss
+    from .train import predict_logits, training_loss, training_views
 
     if config.compile:
         raise ValueError("--minutes cannot predict torch.compile's warm-up; give --epochs with --compile")
@@ -57,12 +56,7 @@ def time_epoch(model: torch.nn.Module, teacher: Optional[torch.nn.Module], image
 
     def step() -> float:
         idx = torch.randint(0, len(images), (config.batch_size,), generator=gen).to(device)
-        x = augment_faces(images[idx].float().div(255).unsqueeze(1), gen)
-        mix = None
-        if config.mixup:
-            x, perm, lam = mix_faces(x, mix_rng, config.mixup)
-            mix = (perm, lam)
-        x = normalize(x)
+        x, mix = training_views(images, idx, gen, mix_rng, config)
         target = None
         if teacher is not None:
             with torch.no_grad():

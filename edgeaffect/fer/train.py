@@ -96,6 +96,18 @@ def normalize(images: torch.Tensor) -> torch.Tensor:
     return (images - PIXEL_MEAN) / PIXEL_STD
 
 
+def training_views(images: torch.Tensor, idx: torch.Tensor, generator: torch.Generator, mix_rng: np.random.Generator,
+                   config: FerTrainConfig) -> tuple[torch.Tensor, Optional[tuple[torch.Tensor, float]]]:
+    """The models' input for the uint8 faces images[idx]: augmented, mixed in pairs with
+    --mixup, normalised; and the mix (perm, lam) for training_loss, or None."""
+    x = augment_faces(images[idx].float().div(255).unsqueeze(1), generator)
+    mix = None
+    if config.mixup:
+        x, perm, lam = mix_faces(x, mix_rng, config.mixup)
+        mix = (perm, lam)
+    return normalize(x), mix
+
+
 def training_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor, target: Optional[torch.Tensor],
                   config: FerTrainConfig, mix: Optional[tuple[torch.Tensor, float]] = None) -> torch.Tensor:
     """Class-weighted, label-smoothed cross-entropy; with teacher logits `target`, mixed with the
@@ -376,12 +388,7 @@ def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTra
         bar = tqdm(range(steps_per_epoch), desc=f"{config.model} epoch {epoch}/{config.epochs}", disable=not progress)
         for step in bar:
             idx = order[step * config.batch_size:(step + 1) * config.batch_size].to(device)
-            x = augment_faces(images[idx].float().div(255).unsqueeze(1), gen)
-            mix = None
-            if config.mixup:
-                x, perm, lam = mix_faces(x, mix_rng, config.mixup)
-                mix = (perm, lam)
-            x = normalize(x)
+            x, mix = training_views(images, idx, gen, mix_rng, config)
             target = None
             if teacher is not None:
                 if config.online_teacher:
