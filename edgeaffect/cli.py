@@ -322,6 +322,12 @@ def _cmd_soup(args: argparse.Namespace) -> int:
             print(f"  {ingredient['source']}: val accuracy {ingredient['val']['accuracy']:.4f} "
                   f"(macro-F1 {ingredient['val']['macro_f1']:.4f}); the soup's gain over it {100 * gain['gain']:+.2f} "
                   f"points, 95% paired-bootstrap interval {100 * gain['ci95'][0]:+.2f} to {100 * gain['ci95'][1]:+.2f}")
+        start = report["start"] or {}
+        if "soup_gain" in start:
+            gain = start["soup_gain"]
+            print(f"  the start the fine-tunes share, {start['path']}: val accuracy {start['val']['accuracy']:.4f}; "
+                  f"the soup's gain over it {100 * gain['gain']:+.2f} points, 95% paired-bootstrap interval "
+                  f"{100 * gain['ci95'][0]:+.2f} to {100 * gain['ci95'][1]:+.2f}")
         print(f"  soup: val accuracy {report['best']['accuracy']:.4f} (macro-F1 {report['best']['macro_f1']:.4f})")
     return 0
 

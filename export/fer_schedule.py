@@ -117,6 +117,7 @@ def soup_entry(report_path: Path, report: dict) -> dict:
                             "soup_gain": ingredient.get("soup_gain")})
     runs = [i for i in ingredients if "epochs" in i]  # the start's epochs are in the steps before this one
     return {"run": report_path.parent.name, "model": report["model"], "soup": ingredients,
+            "start_gain": (report.get("start") or {}).get("soup_gain"),  # when the start was scored but not souped
             "epochs": sum(i["epochs"] for i in runs),
             "gpu_epochs": sum(i.get("gpu_epochs", i["epochs"] if i.get("device", "cpu") != "cpu" else 0) for i in runs),
             "best_val_accuracy": report["best"]["accuracy"] if report.get("best") else None}
@@ -235,6 +236,10 @@ def soup_text(entry: dict) -> str:
             items.append(f"{i['run']} ({i['epochs']} epochs at peak lr {i['lr']}, seed {i['seed']}{teacher}; "
                          f"its best val {i['best_val_accuracy']:.4f})")
     score = f"; the soup's best val {entry['best_val_accuracy']:.4f}" if entry.get("best_val_accuracy") is not None else ""
+    gain = entry.get("start_gain")
+    if gain:
+        score += (f" ({100 * gain['gain']:+.2f} points over the weights the fine-tunes started from, 95% "
+                  f"paired-bootstrap interval {100 * gain['ci95'][0]:+.2f} to {100 * gain['ci95'][1]:+.2f})")
     return (f"a uniform average of the weights (a model soup, `edgeaffect soup`; run {entry['run']}) of "
             + ", ".join(items) + f"; each fine-tune started from the weights before this step{score}")
 

@@ -160,6 +160,8 @@ def test_soup_of_fine_tunes_of_a_copy_of_the_shipped_weights_continues_the_shipp
     assert [i["epochs"] for i in facts["schedule"][-1]["soup"]] == [3, 2]
     assert facts["schedule"][-1]["soup"][1]["teacher_run"] == "fer-teacher-r18"
     assert facts["teacher_schedule"] == ["kept"]
+    text = schedule_text([{**facts["schedule"][-1], "start_gain": {"gain": 0.0117, "ci95": [0.0039, 0.0198]}}])
+    assert "+1.17 points over the weights the fine-tunes started from, 95% paired-bootstrap interval +0.39 to +1.98" in text
     # without the shipped sha256 nothing ties the copy to the shipped schedule
     assert [r["run"] for r in schedules(folder / "gpu-soup" / "best.pt", {"schedule": SHIPPED_SCHEDULE})["schedule"]] \
         == ["gpu-soup"]

@@ -124,3 +124,33 @@ def test_soup_of_the_shipped_student_scores_on_real_faces(tmp_path):
     assert report["best"]["accuracy"] > 0.3  # seven classes: chance is about 0.14 on this balanced sample
     assert report["best_ingredient_accuracy"] == fer["accuracy"]
     assert report["soup"][1]["soup_gain"] == {"gain": 0.0, "ci95": [0.0, 0.0]}
+
+
+@pytest.mark.data
+def test_soup_scores_the_start_its_fine_tunes_share_when_its_weights_are_at_hand(tmp_path):
+    """Fine-tunes of a start that is not an ingredient (a carried copy of the
+    shipped weights): the soup is scored against that start too, and only
+    while the file at the recorded path still holds the recorded weights."""
+    import shutil
+
+    from edgeaffect.models.registry import file_sha256
+    from edgeaffect.fer.train import fer_weights_path
+
+    data = data_path("fer2013")
+    start = tmp_path / "carried" / "fer.safetensors"
+    start.parent.mkdir()
+    shutil.copy(fer_weights_path("fer"), start)
+    weights = read_fer_weights(start)
+    runs = []
+    for name in ("ft-a", "ft-b"):  # "fine-tunes" that kept the start's weights: the soup is the start
+        (tmp_path / name).mkdir()
+        torch.save({"model": weights["model"], "config": {"model": "student"}, "architecture": weights["architecture"],
+                    "seed": 0, "epoch": 1}, tmp_path / name / "best.pt")
+        (tmp_path / name / "report.json").write_text(json.dumps({"init": str(start), "init_sha256": file_sha256(start)}))
+        runs.append(tmp_path / name / "best.pt")
+    report = make_soup(runs, tmp_path / "soup", data=data, limit=15)
+    assert report["start"]["val"] == report["best"]
+    assert report["start"]["soup_gain"] == {"gain": 0.0, "ci95": [0.0, 0.0]}
+    start.write_bytes(b"since overwritten")  # the recorded weights are gone: nothing to score
+    report = make_soup(runs, tmp_path / "soup-later", data=data, limit=15)
+    assert "soup_gain" not in report["start"] and report["best"]["accuracy"] > 0.3

@@ -139,13 +139,24 @@ def ingredient_facts(sources: Sequence[str | Path], out: Path) -> tuple[list[dic
     return ingredients, start
 
 
+def _start_weights(start: Optional[dict], ingredients: list[dict]) -> Optional[Path]:
+    """The file of the start the fine-tunes share, when it is not an ingredient itself and the
+    file at its recorded path still holds those weights (its sha256); else None."""
+    if start is None or start.get("sha256") is None or any(i["role"] == "start" for i in ingredients):
+        return None
+    path = Path(start["path"])
+    return path if path.is_file() and file_sha256(path) == start["sha256"] else None
+
+
 def make_soup(sources: Sequence[str | Path], out: str | Path, data: Optional[str | Path] = None,
               limit: Optional[int] = None) -> dict:
     """Averages `sources` into out/best.pt (a train_fer checkpoint, so `--init`,
     `--teacher`, `load_checkpoint_model` and export/build_fer.py take it) and
     writes out/report.json. With `data` (a folder with val/<class>/), the soup
     and each ingredient are scored on data/val (at most `limit` faces per class)
-    and the report gives the best ingredient's accuracy beside the soup's."""
+    and the report gives the best ingredient's accuracy beside the soup's; the
+    start the fine-tunes share is scored too when it is not an ingredient and
+    its weights are still at the path their runs recorded."""
     from ..evaluation.metrics import classification_metrics
 
     out = Path(out)
@@ -172,6 +183,10 @@ def make_soup(sources: Sequence[str | Path], out: str | Path, data: Optional[str
         val = score(model, "soup")
         for i, ingredient in enumerate(ingredients):
             ingredient["soup_gain"] = paired_gain(right["soup"], right[i])
+        start_file = _start_weights(start, ingredients)
+        if start_file is not None:  # the gain that matters: over the model the fine-tunes started from
+            start["val"] = score(load_checkpoint_model(start_file), "start")
+            start["soup_gain"] = paired_gain(right["soup"], right["start"])
     out.mkdir(parents=True, exist_ok=True)
     # train_fer's checkpoint format; a soup has no schedule of its own (its ingredients' reports hold theirs)
     checkpoint = {"model": soup["model"], "config": {"model": soup["kind"]}, "architecture": soup["architecture"],
