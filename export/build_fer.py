@@ -461,11 +461,13 @@ slower than fp32, and fp32 is the fastest there (ONNX Runtime and OpenVINO withi
   frameworks take 2.3-3.1x as long: at batch 1 their second thread buys nothing
   (`benchmarks/results/fer-graph-1threads-*.md`), and about 0.55 ms is per-call cost across the graph's nodes,
   which the export forms only cut in part (0.84x the training graph's time at batch 1 with OpenVINO INT8, 0.90x
-  with ONNX Runtime fp32: `benchmarks/results/fer-graph-*.md`). For more headroom a student with fewer FLOPs
-  would have to be trained anew: untrained candidate shapes timed side by side
-  (`benchmarks/results/fer-shapes-*.md`) take 0.70x this shape's time with `--student-shape depths=1-2-1`
-  (38.6 MFLOPs) and 0.54x with `dim=32,stem=24,heads=1-2-4,depths=1-2-1` (18.6 MFLOPs), OpenVINO INT8 at batch
-  1; their accuracy is what longer (GPU) schedules must show.{shallow}{born_again_text(training, soup_of)}
+  with ONNX Runtime fp32: `benchmarks/results/fer-graph-*.md`). The engine's headroom could instead buy a
+  larger student, trained anew: untrained candidate shapes timed side by side on the native engine alone
+  (`python benchmarks/bench_fer_shapes.py --forms native-fp32`, `benchmarks/results/fer-shapes-native-fp32-*.md`)
+  take 1.11x this shape's time with `--student-shape depths=2-3-2` (1.21 M parameters), 1.13x with
+  `mlp_ratio=4` (1.31 M), 1.28x with `depths=2-4-2` (1.30 M) and 1.50x with `dim=64` (1.96 M, over 1 ms here);
+  smaller ones 0.76x (`depths=1-2-1`) and 0.48x (`dim=32,stem=24,heads=1-2-4,depths=1-2-1`). Their accuracy
+  is what a GPU schedule must show.{shallow}{born_again_text(training, soup_of)}
 - FER2013 faces are frontal-ish, grey, low resolution, with noisy labels; disgust has 436 training images.
 - Expression is not emotion: the model labels facial configurations, not inner states.
 """
