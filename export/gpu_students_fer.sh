@@ -19,6 +19,9 @@
 #   named after the teacher's run, e.g. .gpu/fer-teacher-r18/teacher-fp16.safetensors.xz:
 #   the students' reports then name that run as their teacher
 #   cp edgeaffect/models/artifacts/fer/fer.safetensors .gpu/                # the init
+# INIT may be `none`: every recipe starts from scratch (a recipe may then change
+# the student's shape, e.g. "d232 91 --student-shape depths=2-3-2 --lr 2e-3
+# --mixup 1.0 --kd-alpha 1.0"; bench_fer_shapes.py times shapes first).
 # Usage, from the repository root:
 #   bash export/gpu_students_fer.sh .gpu/fer.tar.xz .gpu/fer-teacher-r18/teacher-fp16.safetensors.xz .gpu/fer.safetensors
 # Environment: MINUTES (7, per recipe), RECIPES (a file of lines
@@ -29,7 +32,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 archive="${1:?give the FER2013 archive, the teacher and the init: bash export/gpu_students_fer.sh DATA.tar.xz TEACHER INIT}"
 teacher="${2:?give the teacher weights (.pt, .safetensors, or either .xz-compressed)}"
-init="${3:?give the weights every recipe starts from (.pt or .safetensors)}"
+init="${3:?give the weights every recipe starts from (.pt or .safetensors), or none (from scratch)}"
+init_args=(--init "$init")
+[ "$init" = none ] && init_args=()  # e.g. a larger --student-shape, trained from scratch
 out="${OUT:-runs-gpu}"
 runs="${RUNS:-/tmp/runs}"
 py="${PYTHON:-python3}"
@@ -69,7 +74,7 @@ while read -r name seed args; do
     [ -z "$name" ] && continue
     echo "$name (seed $seed): $args"
     # shellcheck disable=SC2086  # the recipe's arguments split on spaces
-    timeout "$limit" "$py" -m edgeaffect train fer --data "$data" --init "$init" --teacher "$teacher" --online-teacher \
+    timeout "$limit" "$py" -m edgeaffect train fer --data "$data" "${init_args[@]}" --teacher "$teacher" --online-teacher \
         --device "$device" --minutes "$minutes" --seed "$seed" --out "$runs/fer-$name" $args > "$out/fer-$name.log" 2>&1 &
     pids+=($!)
 done <<< "$recipes"
@@ -94,7 +99,8 @@ if device.startswith("cuda"):
 print(json.dumps({"unfinished": f"the call's timeout stopped it after epoch {s['epoch']} of {s['config']['epochs']}",
                   "model": s["config"]["model"], "architecture": s["architecture"], "seed": s["seed"],
                   "config": s["config"], "fit": s.get("fit"), "device": device, "best": s["best"],
-                  "history": s["history"], "init": init, "init_sha256": file_sha256(init),
+                  "history": s["history"], "init": None if init == "none" else init,
+                  "init_sha256": None if init == "none" else file_sha256(init),
                   "teacher": {"checkpoint": teacher}}, indent=1))
 PY
     fi
