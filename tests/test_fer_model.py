@@ -332,16 +332,24 @@ def test_train_fer_takes_exported_or_shipped_weights_for_init_and_teacher(tmp_pa
     assert shipped["kind"] == "student" and load_checkpoint_model("fer")(x).shape == (2, len(LABELS))
 
 
+def tiny_teacher_and_faces(tmp_path, rng):
+    """tmp_path/data (a few synthetic faces per class) and a convnet teacher trained on them
+    for one epoch; returns the teacher's best.pt."""
+    from edgeaffect.fer.train import FerTrainConfig, train_fer
+
+    make_face_folder(tmp_path / "data", rng)
+    train_fer(tmp_path / "data", tmp_path / "teacher", FerTrainConfig(model="teacher", epochs=1, batch_size=8), seed=1,
+              progress=False)
+    return tmp_path / "teacher" / "best.pt"
+
+
 def test_train_fer_distils_from_cached_or_per_view_teacher_logits(tmp_path, rng):
     pytest.importorskip("cv2", reason="reading image folders needs OpenCV")
     pytest.importorskip("tqdm", reason="training shows tqdm progress bars")
     from edgeaffect.fer.train import FerTrainConfig, load_checkpoint_model, predict_logits, train_fer
     from edgeaffect.fer.data import load_fer_folder
 
-    make_face_folder(tmp_path / "data", rng)
-    train_fer(tmp_path / "data", tmp_path / "teacher", FerTrainConfig(model="teacher", epochs=1, batch_size=8), seed=1,
-              progress=False)
-    teacher = tmp_path / "teacher" / "best.pt"
+    teacher = tiny_teacher_and_faces(tmp_path, rng)
     cached = train_fer(tmp_path / "data", tmp_path / "cached", FerTrainConfig(epochs=1, batch_size=8), seed=2,
                        teacher=teacher, progress=False)
     x_train, _ = load_fer_folder(tmp_path / "data" / "train")
@@ -388,10 +396,7 @@ def test_train_fer_mixup_distils_from_the_online_teacher_only(tmp_path, rng):
     pytest.importorskip("tqdm", reason="training shows tqdm progress bars")
     from edgeaffect.fer.train import FerTrainConfig, train_fer
 
-    make_face_folder(tmp_path / "data", rng)
-    train_fer(tmp_path / "data", tmp_path / "teacher", FerTrainConfig(model="teacher", epochs=1, batch_size=8), seed=1,
-              progress=False)
-    teacher = tmp_path / "teacher" / "best.pt"
+    teacher = tiny_teacher_and_faces(tmp_path, rng)
     plain = train_fer(tmp_path / "data", tmp_path / "plain", FerTrainConfig(epochs=1, batch_size=8, online_teacher=True),
                       seed=2, teacher=teacher, progress=False)
     config = FerTrainConfig(epochs=1, batch_size=8, online_teacher=True, mixup=1.0, alpha=1.0)
