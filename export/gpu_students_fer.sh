@@ -104,6 +104,7 @@ print(json.dumps({"unfinished": f"the call's timeout stopped it after epoch {s['
                   "teacher": {"checkpoint": teacher}}, indent=1))
 PY
     fi
+    mkdir -p "$run"  # a recipe that failed before training (a bad argument) still returns its log
     mv "$out/fer-$name.log" "$run/train.log"
     names+=("fer-$name/best.pt" "fer-$name/report.json" "fer-$name/train.log")
 done <<< "$recipes"
