@@ -60,11 +60,14 @@ def main() -> int:
         ((face.astype(np.float32) / 255 - 0.5) / 0.25)[:, None])
     teacher = load_rationale_teacher(args.model, threads=args.threads)
     if teacher is not None:
+        shifts = base.spec.rationale_shifts
+
         def rationale_teacher():
-            ev = occlusion_evidence(teacher, face)
+            ev = occlusion_evidence(teacher, face, shifts=shifts)
             return render_rationale(LABELS[int(np.argmax(ev[0].sum(1)))], ev[0, 0])
 
-        cases["rationale teacher (occlusion, 5 passes)"] = rationale_teacher
+        passes = len(shifts) * (base.spec.regions + 1)
+        cases[f"rationale teacher (occlusion, {passes} passes)"] = rationale_teacher
     produced = base.explain_faces(face)[0]  # the sentence as a user gets it: greedy, stopping at <eos>
     times = time_interleaved(cases, repeats=args.rounds)
     medians = {name: float(np.median(t)) * 1e3 for name, t in times.items()}

@@ -209,14 +209,15 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         faces = explain_image(frame, engine, whole_image=True, decode=decode)
     rows = [f.to_dict() for f in faces]
     if args.teacher_check and faces:
-        # the rationale teacher's own measurement (five classifier passes per face), beside the student's sentence
+        # the rationale teacher's own measurement (five classifier passes per face and alignment shift), beside
+        # the student's sentence
         from .explain import load_rationale_teacher
         from .explain.rationale import occlusion_evidence, render_rationale
 
         classify = load_rationale_teacher(None if args.model == "explain" else args.model, threads=args.threads)
         if classify is None:
             raise FileNotFoundError("--teacher-check needs rationale-teacher.onnx in the model folder")
-        evidence = occlusion_evidence(classify, np.stack([f.crop for f in faces]))
+        evidence = occlusion_evidence(classify, np.stack([f.crop for f in faces]), shifts=engine.spec.rationale_shifts)
         for row, ev in zip(rows, evidence):
             teacher = render_rationale(row["emotion"], ev[engine.spec.emotions.index(row["emotion"])])
             row["teacher"] = {"text": teacher.text, "regions": teacher.region_names, "region_weights": teacher.weights()}
@@ -347,13 +348,15 @@ def _parse_vad(items) -> dict:
 
 
 def _cmd_train_explain(args: argparse.Namespace) -> int:
+    from .explain.rationale import ALIGNMENT_SHIFTS, NO_SHIFT
     from .explain.train import ExplainTrainConfig, train_explainer
 
     defaults = ExplainTrainConfig()
     config = ExplainTrainConfig(epochs=args.epochs or defaults.epochs, batch_size=args.batch_size,
                                 lr=args.lr or defaults.lr, finetune_vision=args.finetune_vision,
                                 backbone_kind=args.backbone_kind, evidence_hidden=args.evidence_hidden,
-                                text_pretrain_epochs=args.text_pretrain_epochs)
+                                text_pretrain_epochs=args.text_pretrain_epochs,
+                                rationale_shifts=ALIGNMENT_SHIFTS if args.rationale == "aligned" else NO_SHIFT)
     report = train_explainer(args.out, config, seed=args.seed, data=args.data if not args.csv else None,
                              teacher=args.teacher, csv=args.csv, backbone=args.backbone, corpus=args.corpus,
                              extra_vad=_parse_vad(args.vad), stop_after=args.stop_after)
@@ -504,6 +507,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "[fer]'s student, for --csv)")
     p.add_argument("--evidence-hidden", type=int, default=512,
                    help="explain: width of the convnet backbone's region evidence head (default 512)")
+    p.add_argument("--rationale", choices=("aligned", "plain"), default="aligned",
+                   help="explain: the rationale teacher's occlusion averaged over the face and its four one-pixel "
+                        "shifts (aligned, default: 25 teacher passes per face, computed once) or one view (plain)")
     p.add_argument("--vad", action="append", metavar="NAME=V,A,D",
                    help="explain: VAD of an emotion the NRC table lacks (repeatable)")
     p.add_argument("--batch-size", type=int, default=128, help="fer: images per step")
@@ -556,7 +562,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="write the image with the evidence overlay here (.png or .jpg)")
     p.add_argument("--crop", action="store_true", help="the image is one face crop (no detection)")
     p.add_argument("--teacher-check", action="store_true",
-                   help="also run the rationale teacher (occlusion, 5 passes per face) and show its sentence")
+                   help="also run the rationale teacher (occlusion: 5 passes per face and alignment shift) and show its sentence")
     p.add_argument("--detector", default="auto", help="as for `edgeaffect run`")
     p.add_argument("--beams", type=int, default=1, help="beam width (1: greedy)")
     p.add_argument("--emotions-from", choices=("auto", "fer", "explainer"), default="auto",

@@ -95,7 +95,7 @@ def evaluate_folder(data: str, model: Optional[str] = None, teacher: Optional[st
         classify = load_rationale_teacher(model, threads=threads)
         if classify is None:
             raise FileNotFoundError("the model folder has no rationale-teacher.onnx: give --teacher (a FER teacher .pt or .onnx)")
-    evidence = occlusion_evidence(classify, images, progress=progress)
+    evidence = occlusion_evidence(classify, images, progress=progress, shifts=engine.spec.rationale_shifts)
     result = evaluate_engine(engine, ExplanationSet(images, labels, LABELS, evidence=evidence), decode=decode,
                              progress=progress)
     return {"model": str(engine.folder), "data": str(path), "backend": backend, "precision": precision,

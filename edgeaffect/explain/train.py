@@ -3,8 +3,9 @@
 
 - Targets (faces): for face i and emotion c, the rationale teacher's sentence
   render_rationale(c, evidence[i, c]), where evidence comes from occlusion of
-  a FER teacher (edgeaffect.explain.rationale; computed once, cached in
-  OUT/evidence_<split>.npz). The emotion is the label for half the faces
+  a FER teacher, averaged over one-pixel alignment shifts of the face
+  (edgeaffect.explain.rationale; `--rationale plain` for one view; computed
+  once, cached in OUT/evidence_<split>.npz). The emotion is the label for half the faces
   and the backbone classifier's own prediction for the other half: at run time the
   explainer explains the emotion it predicts, right or wrong, so it must
   phrase the evidence of any emotion.
@@ -36,7 +37,7 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -45,7 +46,7 @@ from torch.nn import functional as F
 from ..fer.train import _atomic, normalize
 from .config import ExplainerConfig
 from .data import ExplanationSet, load_explanation_csv, load_human_explanations
-from .rationale import occlusion_evidence, render_rationale
+from .rationale import ALIGNMENT_SHIFTS, occlusion_evidence, render_rationale
 from .tokenizer import PAD, BPETokenizer
 from .vocabulary import CUES, REGIONS, prompt, render, vad_of
 
@@ -74,6 +75,9 @@ class ExplainTrainConfig:
     loss_contrastive: float = 0.2
     loss_emotion: float = 1.0
     val_limit: Optional[int] = None  # faces decoded per validation (None: all)
+    # the rationale teacher's alignment averaging (edgeaffect.explain.rationale): the face and its four
+    # one-pixel neighbours; NO_SHIFT is plain occlusion (explainers trained before session 19)
+    rationale_shifts: tuple[tuple[int, int], ...] = ALIGNMENT_SHIFTS
 
 
 def teacher_classifier(path: str | Path) -> Callable[[np.ndarray], np.ndarray]:
@@ -98,14 +102,16 @@ def teacher_classifier(path: str | Path) -> Callable[[np.ndarray], np.ndarray]:
     return classify
 
 
-def cached_evidence(images: np.ndarray, teacher: str | Path, cache: Path, progress: bool) -> np.ndarray:
-    """The rationale teacher's evidence for these faces, cached per (teacher file, images)."""
-    key = hashlib.sha256(Path(teacher).read_bytes()).hexdigest()[:16] + hashlib.sha256(images.tobytes()).hexdigest()[:16]
+def cached_evidence(images: np.ndarray, teacher: str | Path, cache: Path, progress: bool,
+                    shifts: Sequence[Sequence[int]] = ALIGNMENT_SHIFTS) -> np.ndarray:
+    """The rationale teacher's evidence for these faces, cached per (teacher file, images, shifts)."""
+    key = (hashlib.sha256(Path(teacher).read_bytes()).hexdigest()[:16] + hashlib.sha256(images.tobytes()).hexdigest()[:16]
+           + hashlib.sha256(repr([tuple(s) for s in shifts]).encode()).hexdigest()[:8])
     if cache.exists():
         with np.load(cache) as data:
             if str(data["key"]) == key:
                 return data["evidence"]
-    evidence = occlusion_evidence(teacher_classifier(teacher), images, progress=progress)
+    evidence = occlusion_evidence(teacher_classifier(teacher), images, progress=progress, shifts=shifts)
     np.savez(cache, evidence=evidence, key=np.array(key))
     return evidence
 
@@ -259,7 +265,7 @@ def train_explainer(out: str | Path, config: ExplainTrainConfig = ExplainTrainCo
         sets = {}
         for split in ("train", "val"):
             x, y = load_fer_folder(data / split, limit=limit)
-            ev = cached_evidence(x, teacher, out / f"evidence_{split}.npz", progress)
+            ev = cached_evidence(x, teacher, out / f"evidence_{split}.npz", progress, config.rationale_shifts)
             sets[split] = ExplanationSet(x, y, LABELS, evidence=ev)
         emotions, regions = LABELS, len(REGIONS)
         fixed_texts = teacher_sentences()
@@ -285,6 +291,7 @@ def train_explainer(out: str | Path, config: ExplainTrainConfig = ExplainTrainCo
     cfg = ExplainerConfig(emotions=tuple(emotions), vocab_size=tokenizer.vocab_size, regions=regions, d=config.d,
                           layers=config.layers, heads=config.heads, ff=config.ff, backbone=kind,
                           evidence_hidden=config.evidence_hidden,
+                          rationale_shifts=tuple(map(tuple, config.rationale_shifts)) if regions else ((0, 0),),
                           extra_vad={k: tuple(v) for k, v in (extra_vad or {}).items()})
     model = Explainer(cfg)
     if backbone:
