@@ -118,7 +118,10 @@ def score_graphs(images, labels) -> dict:
     from edgeaffect.explain.runtime import DECODER_FILES, load_explainer, load_rationale_teacher
     from edgeaffect.fer import LABELS
 
-    evidence = occlusion_evidence(load_rationale_teacher(OUT), images, progress=True)
+    from edgeaffect.explain.config import ExplainerConfig
+
+    spec = ExplainerConfig.from_dict(json.loads((OUT / "config.json").read_text())["model"])
+    evidence = occlusion_evidence(load_rationale_teacher(OUT), images, progress=True, shifts=spec.rationale_shifts)
     data = ExplanationSet(images, labels, LABELS, evidence=evidence)
     scores = {}
     for name, backend, precision, beams, source in (
@@ -181,6 +184,15 @@ def card(report: dict, scores: dict, compare: dict, int8_kept: dict, latency, no
     # this run's row from its exported graphs (exact parity with torch), scored with the current metrics
     backbone = report["model"].get("backbone", "swin")
     this = f"shipped ({report['vision']} {backbone}, epoch {report['best']['epoch']})"
+    shipped_config = json.loads((OUT / "config.json").read_text())
+    shifts = shipped_config["model"].get("rationale_shifts", [[0, 0]])
+    retrained = shipped_config.get("evidence_head")
+    variants_note = ""
+    if retrained:
+        this = this[:-1] + ", evidence head retrained)"
+    if len(shifts) > 1:
+        variants_note = ("\nThe shipped row is scored against the aligned teacher; the other rows (trained before it) "
+                         "against plain occlusion of their own teachers.\n")
     cmp_rows = "\n".join([_row(this, scores.get(OWN_HEAD, scores["onnxruntime fp32, greedy"]))] +
                          [_row(f"{name} ({c['vision']} {c.get('backbone', 'swin')}, epoch {c['epoch']})", c["val"])
                           for name, c in compare.items()])
@@ -212,6 +224,25 @@ def card(report: dict, scores: dict, compare: dict, int8_kept: dict, latency, no
     if not Path(teacher_run).is_absolute() and not teacher_run.startswith("runs/"):
         teacher_run = f"runs/{teacher_run}"  # the reports name it relative to the runs folder
     same_weights = {"convnet": "the rationale teacher's weights", "swin": "the same weights as `fer`"}[backbone]
+    passes = 5 * len(shifts)
+    if len(shifts) > 1:
+        alignment = (f" The evidence is averaged over the face and {len(shifts) - 1} copies of it translated by one "
+                     "pixel (`rationale_shifts` in config.json; edgeaffect/explain/rationale.py), because plain "
+                     "occlusion depends on where the region boxes fall to the pixel: the card's history has the "
+                     "measurement.")
+    else:
+        alignment = ""
+    head_step = ""
+    if retrained:
+        head_step = (f"\n- Evidence head: retrained after the run against this teacher's evidence "
+                     f"(`{retrained['script']}`, {retrained['epochs']} epochs at lr {retrained['lr']}, seed "
+                     f"{retrained['seed']}, best epoch {retrained['best_epoch']} by the val faithfulness of the sentence rule on "
+                     f"the head's output: "
+                     f"{retrained['val_faithfulness_before']:.3f} -> {retrained['val_faithfulness']:.3f}); the "
+                     "backbone, the other heads and the decoder are the run's.")
+    retrain_cmd = ("\n    python export/retrain_explain_evidence.py --data ../shared/data/fer2013 --work runs/explain-aligned "
+                   "--write\n    python export/build_explain.py --rescore --data ../shared/data/fer2013/val"
+                   if retrained else "")
     return f"""# Model card: `explain` (face explainer, v1.0)
 
 An emotion and a one-sentence explanation for a 48x48 grey face crop, with
@@ -236,12 +267,12 @@ teacher that measures evidence on each face: the FER teacher (convnet,
 {teacher_acc:.1%} val accuracy) is run on the face and on the face with each of four
 regions (brows, eyes, nose and cheeks, mouth and chin) filled with the
 face's mean grey; a region's evidence for an emotion is the drop in the
-emotion's log-probability. The sentence names the strongest region, and the
+emotion's log-probability.{alignment} The sentence names the strongest region, and the
 second when it carries at least half as much, with a fixed cue phrase per
 (emotion, region) grounded in FACS action units (edgeaffect/explain/vocabulary.py),
 e.g. "Happy: the raised corners of the mouth and the lifted cheeks carry most
 of the evidence." The student learns to say in one pass and a short decode
-what the teacher measures with five passes.
+what the teacher measures with {passes} passes.
 
 A sentence is therefore a statement about *the teacher's* evidence, which
 is only as good as a {teacher_acc:.1%}-accurate classifier's use of the face; it is not
@@ -251,7 +282,7 @@ a statement of what a person feels.
 
 - Train: FER2013 train folders ({report['train_faces']:,} faces); the sentence explains the label's
   emotion for half the faces and the backbone classifier's prediction for the other half (at run time
-  the model explains what it predicts).
+  the model explains what it predicts).{head_step}
 - Selection: the epoch with the best val faithfulness on FER2013 val ({report['val_faces']:,} faces).
   The scores below are on that same val split: selection data, not held-out data.
 - Emotion: by default the shipped `fer` model names the emotion the sentence explains (`load_explainer(...,
@@ -277,13 +308,13 @@ INT8 decoders, shipped when within 1 point of fp32 in faithfulness and ROUGE-L:
 
 {header}
 {cmp_rows}
-{lat}
+{variants_note}{lat}
 {notes}
 ## Reproduce
 
     edgeaffect train explain --data ../shared/data/fer2013 --teacher {teacher_run} \\
         --corpus ../shared/data/explanations/affection_utterances.json --out runs/explain --seed {report['seed']}{finetune_flag}
-    python export/build_explain.py --run runs/explain --teacher {teacher_run} --data ../shared/data/fer2013/val
+    python export/build_explain.py --run runs/explain --teacher {teacher_run} --data ../shared/data/fer2013/val{retrain_cmd}
     edgeaffect eval explain --data ../shared/data/fer2013/val
 """
 

@@ -15,7 +15,7 @@ import pytest
 from conftest import OUTSIDE_SOURCE, data_path
 from edgeaffect.explain import metrics
 from edgeaffect.explain.decoding import DecodeConfig, beam_search
-from edgeaffect.explain.rationale import occlusion_evidence, occlude, render_rationale
+from edgeaffect.explain.rationale import ALIGNMENT_SHIFTS, occlusion_evidence, occlude, render_rationale, shift_faces
 from edgeaffect.explain.tokenizer import BPETokenizer
 from edgeaffect.explain.vocabulary import CUES, REGIONS, SECOND_REGION_SHARE, named_regions, ranked_regions, render, vad_of
 from edgeaffect.fer import LABELS
@@ -102,6 +102,46 @@ def test_occlude_fills_only_the_region(rng):
         assert (variants[i][:, top:bottom, left:right] == np.round(faces.reshape(2, -1).mean(1))[:, None, None]).all()
     with pytest.raises(ValueError, match="square grey"):
         occlude(faces[:, :, :40])
+
+
+@pytest.mark.parametrize("dy,dx", [(0, 1), (0, -1), (1, 0), (-1, 0), (2, -3), (-4, 5)])
+def test_shift_faces_against_an_explicit_translation(rng, dy, dx):
+    faces = rng.integers(0, 256, (3, 13, 13)).astype(np.uint8)  # odd size
+    got = shift_faces(faces, dy, dx)
+    for i in range(13):
+        for j in range(13):  # out[i, j] = in[i - dy, j - dx], the index clamped to the face (edge replication)
+            src_i, src_j = min(max(i - dy, 0), 12), min(max(j - dx, 0), 12)
+            np.testing.assert_array_equal(got[:, i, j], faces[:, src_i, src_j])
+    assert shift_faces(faces, 0, 0) is faces
+    with pytest.raises(ValueError, match="leaves nothing"):
+        shift_faces(faces, 13, 0)
+
+
+def test_aligned_occlusion_is_the_mean_over_shifted_faces(rng):
+    faces = rng.integers(0, 256, (5, 48, 48)).astype(np.uint8)
+    weights = rng.normal(size=(48 * 48, len(LABELS)))  # a fixed random linear classifier, float64
+
+    def classify(x):
+        return (x.reshape(len(x), -1).astype(np.float64) @ weights).astype(np.float32)
+
+    views = [occlusion_evidence(classify, shift_faces(faces, dy, dx)).astype(np.float64) for dy, dx in ALIGNMENT_SHIFTS]
+    got = occlusion_evidence(classify, faces, batch_size=2, shifts=ALIGNMENT_SHIFTS)
+    np.testing.assert_allclose(got, np.mean(views, axis=0), rtol=1e-5, atol=1e-4)
+    assert not np.allclose(got, views[0], atol=1e-3)  # the shifts change the evidence of a random classifier
+    np.testing.assert_allclose(occlusion_evidence(classify, faces, shifts=[(0, 0)]), views[0], rtol=1e-5, atol=1e-4)
+    with pytest.raises(ValueError, match="dy, dx"):
+        occlusion_evidence(classify, faces, shifts=[])
+
+
+def test_config_records_the_rationale_shifts():
+    from edgeaffect.explain.config import ExplainerConfig
+
+    cfg = ExplainerConfig(emotions=tuple(LABELS), vocab_size=64, rationale_shifts=ALIGNMENT_SHIFTS)
+    again = ExplainerConfig.from_dict(json.loads(json.dumps(cfg.as_dict())))
+    assert again == cfg and again.rationale_shifts == ALIGNMENT_SHIFTS
+    old = cfg.as_dict()
+    del old["rationale_shifts"]  # a config.json written before session 19: plain occlusion
+    assert ExplainerConfig.from_dict(old).rationale_shifts == ((0, 0),)
 
 
 # --- tokenizer -------------------------------------------------------------------------------------
@@ -430,6 +470,14 @@ def test_train_on_face_folders_with_the_teachers_backbone(rng, tmp_path):
     assert report["model"]["backbone"] == "convnet" and report["vision"] == "frozen"
     assert report["train_faces"] == 21 and report["val_faces"] == 7
     assert (tmp_path / "run" / "evidence_train.npz").exists()
+    assert report["model"]["rationale_shifts"] == [list(s) for s in ALIGNMENT_SHIFTS]  # the default teacher
+    with np.load(tmp_path / "run" / "evidence_val.npz") as cached:  # the aligned teacher's evidence, as eval computes it
+        val_faces = np.stack([cv2.imread(str(tmp_path / "fer" / "val" / label / "0.png"), cv2.IMREAD_GRAYSCALE)
+                              for label in LABELS])
+        from edgeaffect.explain.train import teacher_classifier
+
+        np.testing.assert_allclose(cached["evidence"], occlusion_evidence(teacher_classifier(tmp_path / "teacher.pt"),
+                                                                           val_faces, shifts=ALIGNMENT_SHIFTS), atol=1e-5)
     model, tokenizer = load_trained(tmp_path / "run")
     # the frozen backbone is the teacher itself: the explainer's emotion is the teacher's
     faces = rng.integers(0, 256, (3, 48, 48)).astype(np.uint8)
@@ -499,8 +547,11 @@ def test_faithfulness_on_real_val_faces_matches_an_independent_count():
     result = evaluate_folder(str(val), limit=15, progress=False)
     assert result["n"] == 15 * len(LABELS)
     images, labels = load_fer_folder(val, limit=15)
-    explanations = load_explainer(folder).explain_faces(images)
-    evidence = occlusion_evidence(load_rationale_teacher(folder), images)
+    explainer = load_explainer(folder)
+    explanations = explainer.explain_faces(images)
+    teacher = load_rationale_teacher(folder)  # its evidence averaged over the model's alignment shifts, one at a time
+    evidence = np.mean([occlusion_evidence(teacher, shift_faces(images, dy, dx))
+                        for dy, dx in explainer.spec.rationale_shifts], axis=0)
     hits = 0
     for e, ev in zip(explanations, evidence):
         c = LABELS.index(e.emotion)
@@ -550,3 +601,43 @@ def test_explain_cli_errors(tmp_path):
     bad_vad = subprocess.run([sys.executable, "-m", "edgeaffect", "train", "explain", "--csv", "x.csv", "--out",
                               str(tmp_path / "o"), "--vad", "awe=1,2"], capture_output=True, text=True, cwd=OUTSIDE_SOURCE)
     assert bad_vad.returncode == 2 and "NAME=V,A,D" in bad_vad.stderr
+
+
+def test_evidence_head_retraining_script_reads_and_writes_the_vision_graph(tmp_path, rng):
+    """export/retrain_explain_evidence.py: its torch MLP is the graph's evidence head (features in, evidence
+    out), a written graph computes what the new weights compute, and its training loop keeps the best epoch."""
+    import shutil
+
+    from conftest import PROJECT_ROOT
+    from edgeaffect.explain.engine import normalize_faces
+
+    sys.path.insert(0, str(PROJECT_ROOT / "export"))
+    import retrain_explain_evidence as retrain
+
+    vision = _shipped() / "explain-vision.onnx"
+    faces = rng.integers(0, 256, (7, 48, 48)).astype(np.uint8)
+    session, feature = retrain.feature_session(vision)
+    evidence, features = session.run(["evidence", feature], {session.get_inputs()[0].name: normalize_faces(faces)})
+    mlp = retrain.head_mlp(vision).eval()
+    with torch.no_grad():
+        np.testing.assert_allclose(mlp(torch.from_numpy(features)).numpy().reshape(evidence.shape), evidence, atol=1e-4)
+
+    state = {k: v + 0.01 * torch.randn_like(v) for k, v in mlp.state_dict().items()}
+    copy = tmp_path / "explain-vision.onnx"
+    shutil.copy(vision, copy)
+    retrain.write_graph(copy, state)
+    mlp.load_state_dict(state)
+    session, _ = retrain.feature_session(copy)
+    written = session.run(["evidence"], {session.get_inputs()[0].name: normalize_faces(faces)})[0]
+    with torch.no_grad():
+        np.testing.assert_allclose(mlp(torch.from_numpy(features)).numpy().reshape(written.shape), written, atol=1e-4)
+    assert not np.allclose(written, evidence, atol=1e-3)
+
+    sets = {split: {"features": rng.normal(size=(n, features.shape[1])).astype(np.float32),
+                    "teacher": rng.normal(size=(n, len(LABELS), len(REGIONS))).astype(np.float32)}
+            for split, n in (("train", 40), ("val", 9))}
+    best, history = retrain.train_head(retrain.head_mlp(vision), sets["train"], sets["val"],
+                                       rng.integers(0, len(LABELS), 9), epochs=2, lr=1e-3, seed=0, batch=16)
+    assert [h["epoch"] for h in history] == [0, 1, 2]
+    assert best["val_faithfulness"] == max(h["val_faithfulness"] for h in history)
+    assert history[best["epoch"]]["val_faithfulness"] == best["val_faithfulness"]

@@ -115,8 +115,8 @@ def load_explainer(folder: Optional[str | Path] = None, backend: str = "onnxrunt
     emotions_from: which classifier names the emotion that the sentence explains.
     "fer": the shipped `fer` model (same backend, its best precision), so an
     app that runs both sees one emotion per face, and the explainer's
-    accuracy is fer's (67.0% vs 62.6% on FER2013 val; faithfulness 0.807 vs
-    0.818: the evidence head is then read for an emotion its own backbone did
+    accuracy is fer's (67.0% vs 62.6% on FER2013 val; faithfulness 0.831 vs
+    0.834: the evidence head is then read for an emotion its own backbone did
     not pick on about a quarter of the faces; the card has the numbers).
     "explainer": its own emotion head (the rationale teacher's classifier).
     "auto" (default): "fer" for the shipped explainer, "explainer" for one
