@@ -22,23 +22,13 @@ from pathlib import Path
 import numpy as np
 
 
-def faithful_share(sentences_from: np.ndarray, evidence: np.ndarray, emotions: np.ndarray) -> float:
-    """Faithfulness of the rule's regions on `sentences_from` against `evidence`, both (N, C, R)."""
-    from edgeaffect.explain import metrics
-    from edgeaffect.explain.vocabulary import ranked_regions
-
-    rows = np.arange(len(emotions))
-    named = [ranked_regions(r) for r in sentences_from[rows, emotions]]
-    return metrics.faithfulness(named, evidence[rows, emotions])
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True, help="val class folders (or a FER2013 CSV)")
     parser.add_argument("--limit", type=int, help="faces per class (a quick check of the script)")
     args = parser.parse_args()
 
-    from edgeaffect.explain.rationale import ALIGNMENT_SHIFTS, occlusion_evidence, shift_faces
+    from edgeaffect.explain.rationale import ALIGNMENT_SHIFTS, occlusion_evidence, rule_faithfulness, shift_faces
     from edgeaffect.explain.runtime import fer_emotion_classifier, load_rationale_teacher
     from edgeaffect.fer import LABELS
     from edgeaffect.fer.data import load_fer_csv, load_fer_folder
@@ -59,8 +49,8 @@ def main() -> int:
 
     result = {"faces": len(images)}
     for name, (dy, dx) in {"right": (0, 1), "left": (0, -1), "down": (1, 0), "up": (-1, 0)}.items():
-        result[f"plain, one pixel {name}"] = faithful_share(view(dy, dx), view(0, 0), emotions)
-    result["aligned, one pixel down"] = faithful_share(aligned(1, 0), aligned(0, 0), emotions)
+        result[f"plain, one pixel {name}"] = rule_faithfulness(view(dy, dx), view(0, 0), emotions)
+    result["aligned, one pixel down"] = rule_faithfulness(aligned(1, 0), aligned(0, 0), emotions)
     print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()}, indent=2))
     return 0
 

@@ -107,20 +107,14 @@ def head_mlp(vision: Path):
     return mlp
 
 
-def faithfulness_of(predicted: np.ndarray, teacher: np.ndarray, emotions: np.ndarray) -> float:
-    from edgeaffect.explain import metrics
-    from edgeaffect.explain.vocabulary import ranked_regions
-
-    rows = np.arange(len(emotions))
-    return metrics.faithfulness([ranked_regions(r) for r in predicted[rows, emotions]], teacher[rows, emotions])
-
-
 def train_head(mlp, train: dict, val: dict, val_emotions: np.ndarray, epochs: int, lr: float, seed: int,
                batch: int = 256) -> tuple[dict, list[dict]]:
     """The MLP trained on cached features; (best state, per-epoch history)."""
     import torch
     from torch.nn import functional as F
     from tqdm.auto import tqdm
+
+    from edgeaffect.explain.rationale import rule_faithfulness
 
     torch.manual_seed(seed)
     x = torch.from_numpy(train["features"])
@@ -135,7 +129,7 @@ def train_head(mlp, train: dict, val: dict, val_emotions: np.ndarray, epochs: in
         with torch.no_grad():
             return mlp(torch.from_numpy(features)).view(len(features), -1, regions).numpy()
 
-    history = [{"epoch": 0, "val_faithfulness": faithfulness_of(predict(val["features"]), val["teacher"], val_emotions)}]
+    history = [{"epoch": 0, "val_faithfulness": rule_faithfulness(predict(val["features"]), val["teacher"], val_emotions)}]
     best = (history[0]["val_faithfulness"], {k: v.clone() for k, v in mlp.state_dict().items()}, 0)
     for epoch in range(1, epochs + 1):
         mlp.train()
@@ -148,7 +142,7 @@ def train_head(mlp, train: dict, val: dict, val_emotions: np.ndarray, epochs: in
             loss.backward()
             opt.step()
             sched.step()
-        score = faithfulness_of(predict(val["features"]), val["teacher"], val_emotions)
+        score = rule_faithfulness(predict(val["features"]), val["teacher"], val_emotions)
         history.append({"epoch": epoch, "val_faithfulness": score, "loss": loss.item()})
         print(f"epoch {epoch}: val faithfulness {score:.4f}", flush=True)
         if score > best[0]:
@@ -182,7 +176,7 @@ def main() -> int:
     import torch
 
     from edgeaffect.explain.engine import normalize_faces
-    from edgeaffect.explain.rationale import ALIGNMENT_SHIFTS, occlusion_evidence
+    from edgeaffect.explain.rationale import ALIGNMENT_SHIFTS, occlusion_evidence, rule_faithfulness
     from edgeaffect.explain.runtime import fer_emotion_classifier, load_rationale_teacher
     from edgeaffect.fer import LABELS
     from edgeaffect.fer.data import load_fer_folder
@@ -209,7 +203,7 @@ def main() -> int:
     val = sets["val"]
     fer = fer_emotion_classifier(LABELS, "onnxruntime", None)
     val_emotions = np.argmax(fer(val["images"]), axis=1)
-    before = faithfulness_of(val["evidence"], val["teacher"], val_emotions)
+    before = rule_faithfulness(val["evidence"], val["teacher"], val_emotions)
     print(f"shipped head, val faithfulness to the aligned teacher: {before:.4f}")
 
     mlp = head_mlp(vision)

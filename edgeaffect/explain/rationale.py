@@ -148,6 +148,24 @@ def render_rationale(emotion: str, evidence: np.ndarray) -> Rationale:
     return Rationale(emotion, regions, tuple(float(v) for v in evidence), render(emotion, regions))
 
 
+def rule_faithfulness(evidence: np.ndarray, teacher_evidence: np.ndarray, emotions: Sequence[int]) -> float:
+    """Faithfulness (edgeaffect.explain.metrics) of the sentences the rule would say from `evidence` against
+    `teacher_evidence`, both (N, C, R), for emotion emotions[i] on face i: how far an evidence estimate (a
+    student's head, or the teacher on a shifted face) gets before any decoding.
+
+    Example:
+        >>> ev = np.array([[[0.1, 0.9, 0.0, 0.0]], [[0.5, 0.4, 0.0, 0.0]]])
+        >>> rule_faithfulness(ev, ev[:, :, [1, 0, 2, 3]], [0, 0])
+        0.5
+    """
+    from .metrics import faithfulness
+
+    rows = np.arange(len(emotions))
+    emotions = np.asarray(emotions)
+    return faithfulness([ranked_regions(r) for r in np.asarray(evidence)[rows, emotions]],
+                        np.asarray(teacher_evidence)[rows, emotions])
+
+
 def rationales(labels: Sequence[str], evidence: np.ndarray, emotions: Sequence[int]) -> list[Rationale]:
     """The teacher's rationale of emotion index emotions[i] on face i, for evidence (N, C, R)."""
     return [render_rationale(labels[c], evidence[i, c]) for i, c in enumerate(emotions)]
