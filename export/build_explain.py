@@ -108,6 +108,11 @@ def main() -> int:
     return write_card(args, report, scores, int8_kept, parity)
 
 
+def shipped_config() -> dict:
+    """The shipped explainer's config.json (model spec, its rationale shifts, an evidence-head retrain)."""
+    return json.loads((OUT / "config.json").read_text())
+
+
 def score_graphs(images, labels) -> dict:
     """Every backend/precision in OUT (the emotion from `fer`, as at run time), and the explainer's own emotion
     head, on the same rationale-teacher evidence."""
@@ -115,12 +120,11 @@ def score_graphs(images, labels) -> dict:
     from edgeaffect.explain.decoding import DecodeConfig
     from edgeaffect.explain.evaluate import evaluate_engine
     from edgeaffect.explain.rationale import occlusion_evidence
+    from edgeaffect.explain.config import ExplainerConfig
     from edgeaffect.explain.runtime import DECODER_FILES, load_explainer, load_rationale_teacher
     from edgeaffect.fer import LABELS
 
-    from edgeaffect.explain.config import ExplainerConfig
-
-    spec = ExplainerConfig.from_dict(json.loads((OUT / "config.json").read_text())["model"])
+    spec = ExplainerConfig.from_dict(shipped_config()["model"])
     evidence = occlusion_evidence(load_rationale_teacher(OUT), images, progress=True, shifts=spec.rationale_shifts)
     data = ExplanationSet(images, labels, LABELS, evidence=evidence)
     scores = {}
@@ -184,9 +188,9 @@ def card(report: dict, scores: dict, compare: dict, int8_kept: dict, latency, no
     # this run's row from its exported graphs (exact parity with torch), scored with the current metrics
     backbone = report["model"].get("backbone", "swin")
     this = f"shipped ({report['vision']} {backbone}, epoch {report['best']['epoch']})"
-    shipped_config = json.loads((OUT / "config.json").read_text())
-    shifts = shipped_config["model"].get("rationale_shifts", [[0, 0]])
-    retrained = shipped_config.get("evidence_head")
+    shipped = shipped_config()
+    shifts = shipped["model"].get("rationale_shifts", [[0, 0]])
+    retrained = shipped.get("evidence_head")
     variants_note = ""
     if retrained:
         this = this[:-1] + ", evidence head retrained)"
@@ -224,7 +228,7 @@ def card(report: dict, scores: dict, compare: dict, int8_kept: dict, latency, no
     if not Path(teacher_run).is_absolute() and not teacher_run.startswith("runs/"):
         teacher_run = f"runs/{teacher_run}"  # the reports name it relative to the runs folder
     same_weights = {"convnet": "the rationale teacher's weights", "swin": "the same weights as `fer`"}[backbone]
-    passes = 5 * len(shifts)
+    passes = (shipped["model"].get("regions", 4) + 1) * len(shifts)
     if len(shifts) > 1:
         alignment = (f" The evidence is averaged over the face and {len(shifts) - 1} copies of it translated by one "
                      "pixel (`rationale_shifts` in config.json; edgeaffect/explain/rationale.py), because plain "

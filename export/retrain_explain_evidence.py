@@ -37,7 +37,6 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "edgeaffect" / "models" / "artifacts" / "explain"
 MLP_PREFIX = "model.evidence_head.mlp."
-EVIDENCE_CLIP = 3.0
 
 
 def _sha(path: Path) -> str:
@@ -95,8 +94,8 @@ def head_mlp(vision: Path):
     from onnx import numpy_helper
 
     from edgeaffect.explain.vision import RegionEvidenceHead
-    from edgeaffect.fer import LABELS
     from edgeaffect.explain.vocabulary import REGIONS
+    from edgeaffect.fer import LABELS
     from edgeaffect.fer.model import TEACHER
 
     weights = {i.name[len(MLP_PREFIX):]: torch.from_numpy(numpy_helper.to_array(i).copy())
@@ -115,6 +114,7 @@ def train_head(mlp, train: dict, val: dict, val_emotions: np.ndarray, epochs: in
     from tqdm.auto import tqdm
 
     from edgeaffect.explain.rationale import rule_faithfulness
+    from edgeaffect.explain.train import EVIDENCE_CLIP  # the training recipe's clip, so the same target
 
     torch.manual_seed(seed)
     x = torch.from_numpy(train["features"])

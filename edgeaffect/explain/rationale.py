@@ -15,12 +15,14 @@ face translated by a pixel or so, because plain occlusion depends on where
 the region boxes fall on the face to the pixel. Measured on FER2013 val with
 the shipped teacher (session 19): translated by one pixel vertically, the
 teacher's own sentence was faithful to its unshifted evidence on only 82-83%
-of faces (91% horizontally). A crop from a face detector is not aligned to
-the pixel either, so evidence that moves with a one-pixel shift is alignment
-noise, not facial evidence. ALIGNMENT_SHIFTS (the face and its four
-one-pixel neighbours, 25 passes per face) is what the shipped explainer's
-teacher uses; its config.json records it as `rationale_shifts`. The sentence names the
-strongest region, and the runner-up when it carries at least half as much
+of faces (91-92% horizontally; export/probe_rationale_stability.py). A crop
+from a face detector is not aligned to the pixel either, so evidence that
+moves with a one-pixel shift is alignment noise, not facial evidence.
+ALIGNMENT_SHIFTS (the face and its four one-pixel neighbours, 25 passes per
+face) is what the shipped explainer's teacher uses; its config.json records
+it as `rationale_shifts`.
+
+The sentence names the strongest region, and the runner-up when it carries at least half as much
 (`vocabulary.ranked_regions`); its words are fixed by (emotion, regions), so
 the text is a deterministic function of the evidence (`render_rationale`).
 
