@@ -23,3 +23,7 @@ class PrecisionUnavailableError(EdgeAffectError, RuntimeError):
 
 class InputError(EdgeAffectError, ValueError):
     """An input batch has the wrong shape, dtype or values."""
+
+
+class InputWarning(UserWarning):
+    """An input is accepted but probably not what was meant (float images scaled 0-1, for example)."""

@@ -256,6 +256,28 @@ def test_wrong_input_shape_and_values(tiny):
             model.predict_raw(np.zeros((2, 1, 8, 8), np.float32))
 
 
+def test_colour_crops_as_opencv_gives_them(tiny, rng):
+    """One (H, W, 3) BGR crop is one face, not H faces 3 pixels wide; so is each crop of a list."""
+    from edgeaffect.errors import InputWarning
+    from edgeaffect.runtime.preprocessing import grey_image
+
+    crops = [rng.integers(0, 256, (h, w, 3)).astype(np.uint8) for h, w in ((37, 29), (16, 16), (53, 61))]
+    grey64 = crops[0].astype(np.float64) @ np.array([0.114, 0.587, 0.299])  # BT.601 on BGR, float64
+    params = dict(tiny.card.preprocessing.params)
+    np.testing.assert_allclose(grey_image(crops[0], **params), grey_image(grey64, **params), rtol=1e-5, atol=1e-5)
+    with edgeaffect.load(tiny.card.name, backend="onnxruntime") as model:
+        one = model.predict(crops[0])
+        listed = model.predict(crops)
+        alpha = model.predict(np.concatenate([crops[0], np.full((37, 29, 1), 255, np.uint8)], axis=2))
+        expected = np.concatenate([model.predict(c[None]).probabilities for c in crops])
+        with pytest.warns(InputWarning, match="multiply by 255"):
+            model.predict(crops[0][None] / 255.0)
+    assert one.probabilities.shape == (1, 3) and listed.probabilities.shape == (3, 3)
+    np.testing.assert_allclose(one.probabilities, expected[:1], atol=1e-6)
+    np.testing.assert_allclose(listed.probabilities, expected, atol=1e-6)
+    np.testing.assert_allclose(alpha.probabilities, expected[:1], atol=1e-6)
+
+
 def test_bad_load_arguments(tiny):
     with pytest.raises(ValueError, match="precision='int4'"):
         edgeaffect.load(tiny.card.name, precision="int4")
