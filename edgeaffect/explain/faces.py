@@ -38,12 +38,17 @@ class ExplainedFace:
 def explain_image(frame: np.ndarray, engine: ExplainerEngine, detector="auto", whole_image: bool = False,
                   decode: DecodeConfig = GREEDY) -> list[ExplainedFace]:
     """Every detected face of a BGR or grey frame, explained; with whole_image the
-    frame itself is taken as one face crop (as FER2013's images are)."""
+    frame is taken as one face crop (as FER2013's images are): its centred square,
+    so a non-square frame is cut, never stretched."""
     import cv2
 
+    if frame is None or not isinstance(frame, np.ndarray):
+        raise ValueError("frame is not an image array (did cv2.imread or the camera read fail?)")
     grey = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
     if whole_image:
-        crop = cv2.resize(grey, (48, 48), interpolation=cv2.INTER_AREA if min(grey.shape) > 48 else cv2.INTER_LINEAR)
+        top, left, side = _centred_square(grey.shape[:2])
+        square = grey[top:top + side, left:left + side]
+        crop = cv2.resize(square, (48, 48), interpolation=cv2.INTER_AREA if side > 48 else cv2.INTER_LINEAR)
         return [ExplainedFace(None, engine.explain_faces(crop[None], decode=decode)[0], crop)]
     det = make_detector(detector) if isinstance(detector, str) else detector
     try:
@@ -58,6 +63,27 @@ def explain_image(frame: np.ndarray, engine: ExplainerEngine, detector="auto", w
             for box, e, crop in zip(boxes, engine.explain_faces(crops, decode=decode), crops)]
 
 
+def _centred_square(shape: tuple[int, int]) -> tuple[int, int, int]:
+    """(top, left, side) of the largest square centred in an image of (height, width)."""
+    height, width = shape
+    side = min(height, width)
+    return (height - side) // 2, (width - side) // 2, side
+
+
+def _wrap(text: str, width_px: float, scale: float) -> list[str]:
+    """Lines of text no wider than width_px in OpenCV's Hershey simplex font (at least one word per line)."""
+    import cv2
+
+    lines: list[str] = []
+    for word in text.split():
+        trial = f"{lines[-1]} {word}" if lines else word
+        if lines and cv2.getTextSize(trial, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] <= width_px:
+            lines[-1] = trial
+        else:
+            lines.append(word)
+    return lines
+
+
 def draw_explanations(frame: np.ndarray, faces: list[ExplainedFace]) -> np.ndarray:
     """A copy of the frame with each face's regions shaded by their evidence
     weight (the named ones outlined), and its emotion; the sentence is printed
@@ -68,7 +94,8 @@ def draw_explanations(frame: np.ndarray, faces: list[ExplainedFace]) -> np.ndarr
     height, width = out.shape[:2]
     for face in faces:
         if face.box is None:
-            x0, y0, side = 0.0, 0.0, float(min(height, width))
+            top, left, whole = _centred_square((height, width))
+            x0, y0, side = float(left), float(top), float(whole)
         else:
             x, y, w, h = face.box
             side = (1 + MARGIN) * max(w, h)
@@ -87,8 +114,12 @@ def draw_explanations(frame: np.ndarray, faces: list[ExplainedFace]) -> np.ndarr
         label = f"{face.explanation.emotion} {face.explanation.score:.2f}"
         cv2.putText(out, label, (int(x0), max(12, int(y0) - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 200, 255), 1,
                     cv2.LINE_AA)
-        sentence = face.explanation.text
         scale = max(0.3, min(0.5, side / 600))
-        cv2.putText(out, sentence, (max(0, int(x0)), min(height - 4, int(y0 + side) + 14)), cv2.FONT_HERSHEY_SIMPLEX,
-                    scale, (255, 255, 255), 1, cv2.LINE_AA)
+        left = max(0, int(x0))
+        lines = _wrap(face.explanation.text, max(width - left - 4, side), scale)
+        step = int(22 * scale / 0.5)
+        first = min(int(y0 + side) + 14, height - 4 - step * (len(lines) - 1))  # the last line stays in the frame
+        for i, line in enumerate(lines):
+            cv2.putText(out, line, (left, max(12, first + i * step)), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                        (255, 255, 255), 1, cv2.LINE_AA)
     return out
