@@ -42,6 +42,30 @@ def _load_recording(args: argparse.Namespace):
     raise SystemExit(f"edgeaffect bde: {path.suffix} files are not supported; use .edf or a muse-lsl .csv")
 
 
+def positive(kind):
+    """argparse type: a number > 0 (a zero window, hop or batch would divide by zero or loop forever)."""
+    def parse(text: str):
+        value = kind(text)
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"{text} must be > 0")
+        return value
+
+    parse.__name__ = f"positive {kind.__name__}"
+    return parse
+
+
+def non_negative(kind):
+    """argparse type: a number >= 0."""
+    def parse(text: str):
+        value = kind(text)
+        if not value >= 0:
+            raise argparse.ArgumentTypeError(f"{text} must be >= 0")
+        return value
+
+    parse.__name__ = f"non-negative {kind.__name__}"
+    return parse
+
+
 def _cmd_bde(args: argparse.Namespace) -> int:
     from .features import BAND_NAMES, band_differential_entropy, resolve_bands
 
@@ -79,8 +103,6 @@ def _cmd_eeg(args: argparse.Namespace) -> int:
     chosen = [name for name in ("file", "brainflow", "lsl") if getattr(args, name)]
     if len(chosen) != 1:
         raise ValueError("give exactly one source: --file PATH, --brainflow BOARD or --lsl NAME")
-    if args.max_results is not None and args.max_results < 1:
-        raise ValueError("--max-results must be >= 1")
     if args.file:
         source = FileReplaySource(args.file, speed=args.speed, repair_crlf=args.repair_crlf)
     elif args.brainflow:
@@ -102,18 +124,29 @@ def _cmd_eeg(args: argparse.Namespace) -> int:
     stream = EEGEmotionStream(source, model=args.model, window_s=args.window, hop_s=args.hop,
                               calibration_windows=args.calibration, fill=args.fill, backend=args.backend,
                               context_s=args.context)
-    reached = False
-    with stream:
-        for count, result in enumerate(stream, start=1):
-            print(json.dumps(asdict(result)), flush=True)
-            if args.max_results and count >= args.max_results:
-                reached = True
-                break
-    if reached:  # after close(): the reader thread has stopped and written its own reason
-        stream.stats.stopped_because = f"--max-results {args.max_results} reached"
+    first = args.context + args.calibration * args.hop
+    print(f"edgeaffect eeg: calibrating on this user's first ~{first:g} s of signal (--context {args.context:g} s, "
+          f"then --calibration {args.calibration} windows every --hop {args.hop:g} s); results follow", file=sys.stderr)
+    stopped = ""
+    try:
+        with stream:
+            for count, result in enumerate(stream, start=1):
+                print(json.dumps(asdict(result)), flush=True)
+                if args.max_results and count >= args.max_results:
+                    stopped = f"--max-results {args.max_results} reached"
+                    break
+    except KeyboardInterrupt:  # Ctrl-C is how a live source is stopped: still report what ran
+        stopped = "interrupted (Ctrl-C)"
+    if stopped:  # after close(): the reader thread has stopped and written its own reason
+        stream.stats.stopped_because = stopped
     print(json.dumps({"stats": asdict(stream.stats)}), file=sys.stderr)
     if stream.stats.stopped_because.startswith("source failed"):
         print(f"edgeaffect eeg: error: {stream.stats.stopped_because}", file=sys.stderr)
+        return 1
+    if stream.stats.results == 0 and not stopped:
+        print(f"edgeaffect eeg: error: no results: the source ended after {stream.stats.windows} windows, before "
+              f"calibration finished (it needs ~{first:g} s of unbroken signal); lower --calibration or --context "
+              "for a short recording", file=sys.stderr)
         return 1
     return 0
 
@@ -195,10 +228,12 @@ def _cmd_eval_explain(args: argparse.Namespace) -> int:
 def _cmd_explain(args: argparse.Namespace) -> int:
     from .explain import DecodeConfig, load_explainer
     from .explain.faces import draw_explanations, explain_image
-    from .faces.sources import read_image
+    from .faces.sources import check_output_path, read_image
 
     engine = load_explainer(None if args.model == "explain" else args.model, backend=args.backend,
                             precision=args.precision, threads=args.threads, emotions_from=args.emotions_from)
+    if args.out:
+        check_output_path(args.out, video=False)
     frame = read_image(args.image)
     decode = DecodeConfig(max_new_tokens=args.max_tokens, beams=args.beams)
     whole = args.crop
@@ -238,19 +273,21 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         import cv2
 
         if not cv2.imwrite(args.out, draw_explanations(frame, faces)):
-            raise ValueError(f"cannot write --out {args.out}: does its folder exist, and is it .png or .jpg?")
+            raise ValueError(f"cannot write --out {args.out}: is its folder writable?")
     return 0
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from .faces import FacePipeline
     from .faces.pipeline import draw
-    from .faces.sources import is_image, read_image, video_frames
+    from .faces.sources import check_output_path, is_image, read_image, video_frames
 
     source = args.camera if args.camera is not None else args.source
     if source is None:
         raise ValueError("give an IMAGE or VIDEO path, or --camera N")
     single = args.camera is None and is_image(source)
+    if args.out:
+        check_output_path(args.out, video=not single)
     with FacePipeline(args.model, detector=args.detector, mode="image" if single else "video",
                       backend=args.backend, precision=args.precision, threads=args.threads,
                       mirror=args.mirror) as pipeline:
@@ -258,11 +295,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
             frame = read_image(source)
             result = pipeline.process(frame)
             print(result.to_json(), flush=True)
+            if not result.faces:
+                print(f"edgeaffect run: no face found in {source}; for an image that is already a face crop, "
+                      "`edgeaffect explain IMAGE --crop` or edgeaffect.load('fer').predict(crop) classify it whole",
+                      file=sys.stderr)
             if args.out:
                 import cv2
 
                 if not cv2.imwrite(args.out, draw(frame, result)):
-                    raise ValueError(f"cannot write --out {args.out}: does its folder exist, and is it .png or .jpg?")
+                    raise ValueError(f"cannot write --out {args.out}: is its folder writable?")
             return 0
         writer = None
         try:
@@ -276,7 +317,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                         writer = cv2.VideoWriter(args.out, cv2.VideoWriter_fourcc(*"mp4v"), fps,
                                                  (frame.shape[1], frame.shape[0]))
                         if not writer.isOpened():
-                            raise ValueError(f"cannot write --out {args.out}: does its folder exist, and is it .mp4?")
+                            raise ValueError(f"cannot write --out {args.out}: is its folder writable?")
                     writer.write(draw(frame, result))
         finally:
             if writer is not None:
@@ -405,16 +446,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bde", help="band differential entropy of a recording (EDF or muse-lsl CSV)")
     p.add_argument("recording", nargs="?", help=".edf or muse-lsl .csv file")
     p.add_argument("--synthetic", action="store_true", help="use 10 s of synthetic 8-channel EEG instead of a file")
-    p.add_argument("--fs", type=float, default=None, help="sampling rate in Hz (default: from the file)")
-    p.add_argument("--window", type=float, default=1.0, help="window length in seconds (default 1)")
-    p.add_argument("--hop", type=float, default=0.5, help="hop between windows in seconds (default 0.5)")
+    p.add_argument("--fs", type=positive(float), default=None, help="sampling rate in Hz (default: from the file)")
+    p.add_argument("--window", type=positive(float), default=1.0, help="window length in seconds (default 1)")
+    p.add_argument("--hop", type=positive(float), default=0.5, help="hop between windows in seconds (default 0.5)")
     p.add_argument("--bands", default="torcheeg", help="band preset: torcheeg or deap (default torcheeg)")
-    p.add_argument("--order", type=int, default=5, help="Butterworth order per band (default 5)")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
+    p.add_argument("--order", type=positive(int), default=5, help="Butterworth order per band (default 5)")
+    p.add_argument("--threads", type=positive(int), default=None, help="CPU threads (default: all cores)")
     p.add_argument("--repair-crlf", action="store_true",
                    help="repair an EDF file that was copied in text mode (a CR before every LF byte)")
     p.add_argument("--out", help="write the tokens to this .npz file")
-    p.add_argument("--show", type=int, default=8, help="channels to print (default 8)")
+    p.add_argument("--show", type=non_negative(int), default=8, help="channels to print (default 8)")
     p.add_argument("--seed", type=int, default=0, help="seed for --synthetic")
     p.set_defaults(func=_cmd_bde)
 
@@ -429,7 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val", help="validation data for export checks and the accuracy gate (default: --calib)")
     p.add_argument("--out", help="output folder (default ./edgeaffect-export/MODEL-PROFILE)")
     p.add_argument("--weights", help="torch weights (.safetensors/.pt) instead of the model's shipped ones")
-    p.add_argument("--calib-samples", type=int, help="calibration samples (default: the profile's)")
+    p.add_argument("--calib-samples", type=positive(int), help="calibration samples (default: the profile's)")
     p.add_argument("--force", action="store_true", help="keep a quantised artifact that fails the accuracy gate")
     p.set_defaults(func=_cmd_export)
 
@@ -440,15 +481,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--board-param", action="append", metavar="KEY=VALUE",
                    help="BrainFlow connection parameter, e.g. serial_port=/dev/ttyUSB0 (repeatable)")
     p.add_argument("--lsl", metavar="NAME", help="the LSL stream of this name (e.g. from `muselsl stream`)")
-    p.add_argument("--resolve-timeout", type=float, default=5.0, help="seconds to look for the LSL stream")
-    p.add_argument("--max-results", type=int, help="stop after this many results (live sources run until Ctrl-C)")
+    p.add_argument("--resolve-timeout", type=positive(float), default=5.0, help="seconds to look for the LSL stream")
+    p.add_argument("--max-results", type=positive(int), help="stop after this many results (live sources run until Ctrl-C)")
     p.add_argument("--model", default="eeg",
                    help="binary-heads EEG model: registered name or artifact path (default: the shipped eeg model)")
-    p.add_argument("--speed", type=float, default=1.0, help="replay speed: 1 real time, 0 as fast as possible")
-    p.add_argument("--window", type=float, default=1.0, help="window length in seconds")
-    p.add_argument("--hop", type=float, default=0.5, help="hop between windows in seconds")
-    p.add_argument("--calibration", type=int, default=30, help="windows that learn this user's standardisation")
-    p.add_argument("--context", type=float, default=10.0, metavar="SECONDS",
+    p.add_argument("--speed", type=non_negative(float), default=1.0, help="replay speed: 1 real time, 0 as fast as possible")
+    p.add_argument("--window", type=positive(float), default=1.0, help="window length in seconds")
+    p.add_argument("--hop", type=positive(float), default=0.5, help="hop between windows in seconds")
+    p.add_argument("--calibration", type=positive(int), default=30, help="windows that learn this user's standardisation")
+    p.add_argument("--context", type=non_negative(float), default=10.0, metavar="SECONDS",
                    help="feed the model the mean band power of the windows of the last SECONDS (default 10; the "
                         "shipped model learnt from 60 s trials; 0: each window alone, a noisy output)")
     p.add_argument("--fill", choices=["error", "mean"], default="error",
@@ -465,11 +506,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="'auto' (BlazeFace if mediapipe is installed, else Haar), 'blazeface', 'haar', or a YuNet .onnx file")
     p.add_argument("--backend", default="auto")
     p.add_argument("--precision", default="auto")
-    p.add_argument("--threads", type=int)
+    p.add_argument("--threads", type=positive(int))
     p.add_argument("--mirror", action="store_true",
                    help="average each face with its mirror image: 0.1 (fp32) to 0.6 (INT8) points more accurate for "
                         "the shipped fer on FER2013 val, for two classifier calls per face (1.8x the time at batch 1)")
-    p.add_argument("--max-frames", type=int, help="stop after this many video frames")
+    p.add_argument("--max-frames", type=positive(int), help="stop after this many video frames")
     p.add_argument("--out", help="write the annotated image or video (.mp4) here")
     p.set_defaults(func=_cmd_run)
 
@@ -478,14 +519,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data",
                    help="eeg: band-feature CSV whose subjects are cross-validated; fer, explain: folder with train/ and val/")
     p.add_argument("--extra", action="append", help="eeg: more band-feature CSVs, used for training only")
-    p.add_argument("--folds", type=int, default=5, help="eeg: subject folds (default 5)")
+    p.add_argument("--folds", type=positive(int), default=5, help="eeg: subject folds (default 5)")
     p.add_argument("--final", action="store_true",
                    help="eeg: after the folds, train teacher and student on every subject (for the median epoch the "
                         "folds chose) into OUT/final, ready for export/build_eeg.py")
     p.add_argument("--student-from", default="auto", choices=["auto", "labels", "teacher", "logistic_regression"],
                    help="eeg --final: what the final student learns from; auto (default) takes the one that scored "
                         "best across the folds")
-    p.add_argument("--epochs", type=int, default=None, help="default: eeg 60, fer 10, explain 4")
+    p.add_argument("--epochs", type=positive(int), default=None, help="default: eeg 60, fer 10, explain 4")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output folder (checkpointed there; a rerun resumes)")
     p.add_argument("--model", choices=["student", "teacher"], default="student",
@@ -496,7 +537,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", help="explain: train on a CSV of (image, emotion, explanation) instead of --data")
     p.add_argument("--corpus", help="explain: human sentences (affection_utterances.json) for the tokenizer and "
                                     "--text-pretrain-epochs")
-    p.add_argument("--text-pretrain-epochs", type=int, default=0,
+    p.add_argument("--text-pretrain-epochs", type=non_negative(int), default=0,
                    help="explain: text-only decoder pretraining on --corpus first (default 0)")
     p.add_argument("--finetune-vision", action="store_true",
                    help="explain: train the FER backbone too (default frozen)")
@@ -505,25 +546,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backbone-kind", choices=("convnet", "swin"),
                    help="explain: the vision architecture (default: convnet, [fer]'s teacher, for faces; swin, "
                         "[fer]'s student, for --csv)")
-    p.add_argument("--evidence-hidden", type=int, default=512,
+    p.add_argument("--evidence-hidden", type=positive(int), default=512,
                    help="explain: width of the convnet backbone's region evidence head (default 512)")
     p.add_argument("--rationale", choices=("aligned", "plain"), default="aligned",
                    help="explain: the rationale teacher's occlusion averaged over the face and its four one-pixel "
                         "shifts (aligned, default: 25 teacher passes per face, computed once) or one view (plain)")
     p.add_argument("--vad", action="append", metavar="NAME=V,A,D",
                    help="explain: VAD of an emotion the NRC table lacks (repeatable)")
-    p.add_argument("--batch-size", type=int, default=128, help="fer: images per step")
-    p.add_argument("--lr", type=float, default=None, help="fer: peak learning rate (default 2e-3); explain: 1e-3")
+    p.add_argument("--batch-size", type=positive(int), default=128, help="fer: images per step")
+    p.add_argument("--lr", type=positive(float), default=None, help="fer: peak learning rate (default 2e-3); explain: 1e-3")
     p.add_argument("--compile", action="store_true", help="fer: torch.compile the training step (faster after a warm-up)")
     p.add_argument("--init", help="fer: start from these weights (best.pt, .safetensors, or 'fer', the shipped student); a student with "
                                    "fewer blocks per stage (--student-shape depths=...) takes each stage's first blocks")
-    p.add_argument("--sam-rho", type=float, default=0.0,
+    p.add_argument("--sam-rho", type=non_negative(float), default=0.0,
                    help="fer: sharpness-aware minimisation with this radius (the seed paper's optimiser; try 0.05); "
                         "each step costs two passes (default 0: plain AdamW)")
     p.add_argument("--bf16", action="store_true", help="fer: bf16 autocast (measured slower for these models on CPUs)")
     p.add_argument("--online-teacher", action="store_true",
                    help="fer: the teacher scores every augmented view (a forward pass per step; for GPUs)")
-    p.add_argument("--mixup", type=float, default=0.0, metavar="A",
+    p.add_argument("--mixup", type=non_negative(float), default=0.0, metavar="A",
                    help="fer: mixup with Beta(A, A) on every batch (try 1.0; with a teacher, needs --online-teacher: "
                         "the teacher scores each mixed face); default 0: off")
     p.add_argument("--kd-alpha", type=float,
@@ -532,11 +573,11 @@ def build_parser() -> argparse.ArgumentParser:
                                            "(SwinSEConfig fields; benchmarks/bench_fer_shapes.py times candidates)")
     p.add_argument("--teacher-shape", help="fer --model teacher: change the convnet's shape, e.g. "
                                            "'widths=64-128-256-512,blocks=2-2-2-2' (ResNet-18-sized, for a GPU)")
-    p.add_argument("--minutes", type=float,
+    p.add_argument("--minutes", type=positive(float),
                    help="fer: instead of --epochs, as many epochs as fit in this many minutes (timed on a few steps "
                         "first; the report records the count, and --epochs with it repeats the run)")
     p.add_argument("--device", default="cpu", help="fer: cpu or cuda (steps and augmentation on a GPU)")
-    p.add_argument("--stop-after", type=int, help="fer: end this run after this epoch; rerun the command to resume")
+    p.add_argument("--stop-after", type=positive(int), help="fer: end this run after this epoch; rerun the command to resume")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("soup", help="fer: average the weights of fine-tunes of one model into one (a model soup)")
@@ -564,14 +605,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--teacher-check", action="store_true",
                    help="also run the rationale teacher (occlusion: 5 passes per face and alignment shift) and show its sentence")
     p.add_argument("--detector", default="auto", help="as for `edgeaffect run`")
-    p.add_argument("--beams", type=int, default=1, help="beam width (1: greedy)")
+    p.add_argument("--beams", type=positive(int), default=1, help="beam width (1: greedy)")
     p.add_argument("--emotions-from", choices=("auto", "fer", "explainer"), default="auto",
                    help="who names the emotion the sentence explains: fer (the shipped fer model, so both agree), explainer "
                         "(its own head), auto (default: fer for the shipped explainer)")
-    p.add_argument("--max-tokens", type=int, default=30, help="tokens generated after the emotion at most")
+    p.add_argument("--max-tokens", type=positive(int), default=30, help="tokens generated after the emotion at most")
     p.add_argument("--backend", default="onnxruntime", help="onnxruntime or openvino")
     p.add_argument("--precision", default="fp32", help="fp32, or int8 (the decoder's weights)")
-    p.add_argument("--threads", type=int)
+    p.add_argument("--threads", type=positive(int))
     p.set_defaults(func=_cmd_explain)
 
     p = sub.add_parser("eval", help="evaluate a model on data in its documented format")
@@ -580,14 +621,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="evaluation data (see the model card's format)")
     p.add_argument("--backend", default="auto", help="auto, onnxruntime, openvino, tensorrt, torch")
     p.add_argument("--precision", default="auto", help="auto, fp32, fp16, int8")
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--limit", type=int, default=None, help="at most this many samples per class/file")
+    p.add_argument("--threads", type=positive(int), default=None)
+    p.add_argument("--batch-size", type=positive(int), default=64)
+    p.add_argument("--limit", type=positive(int), default=None, help="at most this many samples per class/file")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--mirror", action="store_true",
                    help="image models: average each image with its mirror image (test-time augmentation)")
     p.add_argument("--teacher", help="explain: the FER teacher for faithfulness (default: the model's rationale-teacher.onnx)")
-    p.add_argument("--beams", type=int, default=1, help="explain: beam width (1: greedy)")
+    p.add_argument("--beams", type=positive(int), default=1, help="explain: beam width (1: greedy)")
     p.add_argument("--emotions-from", choices=("auto", "fer", "explainer"), default="auto",
                    help="explain: who names the emotion (fer, explainer, or auto: fer for the shipped explainer)")
     p.set_defaults(func=_cmd_eval)
@@ -600,6 +641,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.func(args)
+    except KeyboardInterrupt:  # Ctrl-C is how live sources (a camera, a headset) are stopped: no traceback
+        print(f"edgeaffect {args.command}: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # e.g. `edgeaffect eeg ... | head`: the reader left, nothing to report
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -259,3 +259,34 @@ def test_eeg_command_prints_json_lines(eeg_model, tmp_path, rng):
     assert json.loads(result.stderr.strip().splitlines()[-1])["stats"]["stopped_because"] == "source ended"
     missing = subprocess.run(cmd[:-6] + ["--backend", "onnxruntime"], capture_output=True, text=True, cwd=OUTSIDE_SOURCE)
     assert missing.returncode == 2 and "lacks electrodes" in missing.stderr
+    short = tmp_path / "short.csv"  # 3 s: ends before the 2 s context and 4 calibration windows are filled
+    np.savetxt(short, rows[: 3 * int(fs)], delimiter=",", header="timestamps,TP9,AF7,AF8,TP10,Right AUX", comments="",
+               fmt="%.6f")
+    ended = subprocess.run([*cmd[:5], str(short), *cmd[6:]], capture_output=True, text=True, cwd=OUTSIDE_SOURCE)
+    assert ended.returncode == 1 and ended.stdout == "" and "lower --calibration or --context" in ended.stderr
+
+
+def test_eeg_command_stops_cleanly_on_ctrl_c(eeg_model, tmp_path, rng):
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import OUTSIDE_SOURCE
+
+    fs, n = 256.0, 256 * 120  # two minutes at real time: still running when interrupted
+    rows = np.column_stack([np.arange(n) / fs, rng.standard_normal((n, 5)) * 10])
+    path = tmp_path / "muse.csv"
+    np.savetxt(path, rows, delimiter=",", header="timestamps,TP9,AF7,AF8,TP10,Right AUX", comments="", fmt="%.6f")
+    cmd = [sys.executable, "-m", "edgeaffect", "eeg", "--file", str(path), "--model", eeg_model.artifact_path,
+           "--fill", "mean", "--backend", "onnxruntime"]
+    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=OUTSIDE_SOURCE)
+    try:
+        assert "calibrating" in process.stderr.readline()  # the stream is set up and replaying
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert "Traceback" not in err
+    assert json.loads(err.strip().splitlines()[-1])["stats"]["stopped_because"] == "interrupted (Ctrl-C)"

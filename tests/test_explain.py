@@ -610,6 +610,31 @@ def test_explain_cli_errors(tmp_path):
     bad_vad = subprocess.run([sys.executable, "-m", "edgeaffect", "train", "explain", "--csv", "x.csv", "--out",
                               str(tmp_path / "o"), "--vad", "awe=1,2"], capture_output=True, text=True, cwd=OUTSIDE_SOURCE)
     assert bad_vad.returncode == 2 and "NAME=V,A,D" in bad_vad.stderr
+    face = tmp_path / "face.png"
+    face.write_bytes(b"")  # the --out check comes first, before any image or model is read
+    bad_out = subprocess.run([sys.executable, "-m", "edgeaffect", "explain", str(face), "--out", str(tmp_path / "o")],
+                             capture_output=True, text=True, cwd=OUTSIDE_SOURCE)
+    assert bad_out.returncode == 2 and "must end in one of" in bad_out.stderr and "Traceback" not in bad_out.stderr
+
+
+def test_a_whole_non_square_image_is_cut_to_its_centred_square_never_stretched(rng):
+    import cv2
+
+    from edgeaffect.explain.faces import draw_explanations, explain_image
+    from edgeaffect.explain.model import torch_engine
+
+    model, tokenizer = _tiny_model(int(rng.integers(1000)))
+    engine = torch_engine(model, tokenizer)
+    frame = rng.integers(0, 256, (61, 97, 3)).astype(np.uint8)  # wide, odd sizes, BGR
+    square = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)[:, 18:79]  # the centred 61x61
+    expected = cv2.resize(square, (48, 48), interpolation=cv2.INTER_AREA)
+    (face,) = explain_image(frame, engine, whole_image=True, decode=DecodeConfig(max_new_tokens=4))
+    np.testing.assert_array_equal(face.crop, expected)
+    assert face.explanation.text == engine.explain_faces(expected[None], decode=DecodeConfig(max_new_tokens=4))[0].text
+    drawn = draw_explanations(frame, [face])
+    assert drawn.shape == frame.shape and not np.array_equal(drawn, frame)
+    with pytest.raises(ValueError, match="imread"):
+        explain_image(None, engine, whole_image=True)
 
 
 def test_evidence_head_retraining_script_reads_and_writes_the_vision_graph(tmp_path, rng):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from conftest import OUTSIDE_SOURCE
 
@@ -51,3 +53,27 @@ def test_bde_command_writes_tokens(tmp_path):
 def test_bde_command_reports_bad_arguments():
     result = run_cli("bde", "--synthetic", "--fs", "60")
     assert result.returncode == 2 and "Nyquist" in result.stderr
+
+
+def test_numeric_arguments_are_checked_before_any_work():
+    """A zero hop or batch once raised ZeroDivisionError or looped; argparse now names the flag."""
+    for args, flag in ((("bde", "--synthetic", "--hop", "0"), "--hop"),
+                       (("eeg", "--file", "x.edf", "--window", "-1"), "--window"),
+                       (("eval", "fer", "--data", "x", "--batch-size", "0"), "--batch-size"),
+                       (("eval", "fer", "--data", "x", "--limit", "0"), "--limit"),
+                       (("explain", "x.png", "--beams", "0"), "--beams")):
+        result = run_cli(*args)
+        assert result.returncode == 2 and f"argument {flag}:" in result.stderr and "must be" in result.stderr, args
+
+
+def test_eval_data_of_the_wrong_kind_says_what_is_expected(tmp_path):
+    from edgeaffect.evaluation.datasets import load_eval_data
+
+    image = tmp_path / "face.png"
+    image.write_bytes(b"\x89PNG not really")
+    labels = ("angry", "happy")
+    for fmt, path, expected in (("image-folder", image, "a folder of class folders"),
+                                ("eeg-features-csv", tmp_path, "edgeaffect eeg --file"),
+                                ("eeg-features-csv", image, "not a text CSV")):
+        with pytest.raises(ValueError, match=re.escape(expected)):
+            load_eval_data(fmt, path, ("valence_high", "arousal_high") if fmt.startswith("eeg") else labels)

@@ -66,7 +66,7 @@ class ChannelMap:
                 missing.append(electrode)
         if missing and fill == "error":
             raise ValueError(f"the device lacks electrodes {missing} that the model reads (it has {list(device_channels)}); "
-                             "pass fill='mean' to feed them as 'no information', or use a model for this montage")
+                             "pass fill='mean' (the CLI: --fill mean) to feed them as 'no information', or use a model for this montage")
         return ChannelMap(tuple(model_electrodes), np.array(indices), tuple(missing))
 
     def apply(self, tokens: np.ndarray) -> np.ndarray:

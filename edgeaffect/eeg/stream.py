@@ -129,6 +129,8 @@ class EEGEmotionStream:
                  bands="deap", fill: str = "error", electrodes=DEAP_32, queue_size: int = 64,
                  on_result: Optional[Callable[[EmotionResult], None]] = None, backend: str = "auto",
                  context_s: float = 10.0):
+        if not (window_s > 0 and hop_s > 0):
+            raise ValueError(f"window_s={window_s} and hop_s={hop_s} must be > 0 (seconds)")
         if calibration_windows < 2:
             raise ValueError("calibration_windows must be >= 2 (a spread needs two windows)")
         if context_s < 0:
@@ -145,6 +147,10 @@ class EEGEmotionStream:
             import edgeaffect
 
             model = edgeaffect.load(model, backend=backend)
+        task = getattr(getattr(model, "info", None), "task", "binary-heads")
+        if task != "binary-heads":
+            raise ValueError(f"model {model.info.model!r} is a {task} model; EEGEmotionStream needs a "
+                             "binary-heads EEG model such as the shipped 'eeg'")
         self.model = model
         self.map = ChannelMap.build(source.channels, electrodes, fill=fill)
         self._present = self.map.indices >= 0

@@ -101,10 +101,22 @@ def load_eval_data(fmt: str, path: str | Path, labels: tuple[str, ...], limit: O
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"evaluation data {path} does not exist")
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit={limit} must be >= 1 (None: every sample)")
     if path.suffix == ".npz":
         fmt = "npz"
     elif path.suffix == ".csv" and fmt == "image-folder":
         return load_fer2013_csv(path, labels, limit)
     if fmt not in DATA_FORMATS:
         raise ValueError(f"data format {fmt!r} is not one of {sorted(DATA_FORMATS)}")
-    return DATA_FORMATS[fmt](path, labels, limit)
+    wants_folder = fmt == "image-folder"
+    expected = ("a folder of class folders (<label>/*.png), or a FER2013 .csv" if wants_folder else
+                "a .csv file of band features (../shared/data/eeg/features/*/); for a raw recording use "
+                "`edgeaffect eeg --file`" if fmt == "eeg-features-csv" else "an .npz file")
+    if wants_folder != path.is_dir():
+        raise ValueError(f"{path} is {'a folder' if path.is_dir() else 'a file'}; this model evaluates on {expected}")
+    try:
+        return DATA_FORMATS[fmt](path, labels, limit)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path} is not a text CSV ({exc.reason} at byte {exc.start}); this model evaluates on "
+                         f"{expected}") from exc

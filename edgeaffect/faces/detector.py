@@ -56,6 +56,8 @@ def _cv2():
 
 
 def _grey(cv2, image: np.ndarray) -> np.ndarray:
+    if image is None:
+        raise ValueError("the frame is None: cv2.imread could not read the file, or the camera returned no frame")
     image = np.asarray(image)
     if image.dtype != np.uint8:
         raise ValueError(f"frames must be uint8 images (got {image.dtype}); convert with np.clip(x, 0, 255).astype(np.uint8)")

@@ -13,8 +13,25 @@ from .detector import _cv2
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov"}  # containers OpenCV's mp4v writer fills
+
+
 def is_image(path: str | Path) -> bool:
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def check_output_path(path: str | Path, video: bool) -> Path:
+    """An --out path OpenCV can write, checked before any work is done (cv2.imwrite raises on an unknown
+    suffix only after the whole run)."""
+    path = Path(path)
+    suffixes = VIDEO_SUFFIXES if video else IMAGE_SUFFIXES
+    if path.suffix.lower() not in suffixes:
+        what = "a video" if video else "an image"
+        raise ValueError(f"--out {path}: the input is {what}, so the output must end in one of "
+                         f"{', '.join(sorted(suffixes))}")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"--out {path}: folder {path.parent} does not exist; create it first")
+    return path
 
 
 def read_image(path: str | Path) -> np.ndarray:
@@ -32,6 +49,8 @@ def video_frames(source: str | int, max_frames: Optional[int] = None) -> Iterato
     cv2 = _cv2()
     if isinstance(source, str) and not Path(source).exists():
         raise FileNotFoundError(f"video {source} does not exist")
+    if isinstance(source, str) and Path(source).is_dir():
+        raise ValueError(f"{source} is a folder; give one image or video file (or --camera N)")
     capture = cv2.VideoCapture(source)
     if not capture.isOpened():
         what = f"camera {source}" if isinstance(source, int) else f"video {source}"

@@ -46,7 +46,9 @@ def load_fer_csv(path: str | Path, usage: Optional[str] = None, limit: Optional[
     with open(path, newline="") as handle:
         reader = csv.DictReader(handle)
         if not reader.fieldnames or not {"emotion", "pixels"} <= set(reader.fieldnames):
-            raise ValueError(f"{path}: expected the FER2013 CSV header `emotion,pixels[,Usage]`, got {reader.fieldnames}")
+            got = reader.fieldnames or []
+            shown = ",".join(got[:6]) + (f",... ({len(got)} columns)" if len(got) > 6 else "")
+            raise ValueError(f"{path}: expected the FER2013 CSV header `emotion,pixels[,Usage]`, got `{shown}`")
         for line, row in enumerate(reader, start=2):
             if usage and row.get("Usage", usage) != usage:
                 continue

@@ -98,7 +98,7 @@ def _check_digital_range(path, records, keep, starts, fields, payload, repaired)
     hint = ""
     if not repaired and lf and crlf == lf:
         hint = (f" Every LF byte in it follows a CR ({crlf} times): it was probably copied as text, which inserts "
-                "a CR before each LF. Get a binary copy, or read it with repair_crlf=True.")
+                "a CR before each LF. Get a binary copy, or read it with repair_crlf=True (the CLI: --repair-crlf).")
     total = records.shape[0] * sum(starts[i + 1] - starts[i] for i in keep)
     # A handful of out-of-range samples is tolerated in a repaired file: the
     # repair cannot tell a CR-LF the transfer made from a rare genuine one.
