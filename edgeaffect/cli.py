@@ -125,11 +125,13 @@ def _cmd_eeg(args: argparse.Namespace) -> int:
                               calibration_windows=args.calibration, fill=args.fill, backend=args.backend,
                               context_s=args.context)
     first = args.context + args.calibration * args.hop
-    print(f"edgeaffect eeg: calibrating on this user's first ~{first:g} s of signal (--context {args.context:g} s, "
-          f"then --calibration {args.calibration} windows every --hop {args.hop:g} s); results follow", file=sys.stderr)
     stopped = ""
     try:
         with stream:
+            stream.start()
+            print(f"edgeaffect eeg: calibrating on this user's first ~{first:g} s of signal (--context "
+                  f"{args.context:g} s, then --calibration {args.calibration} windows every --hop {args.hop:g} s); "
+                  "results follow", file=sys.stderr, flush=True)
             for count, result in enumerate(stream, start=1):
                 print(json.dumps(asdict(result)), flush=True)
                 if args.max_results and count >= args.max_results:

@@ -62,8 +62,8 @@ def test_window_mask_bias_broadcast(rng):
     q, k, v = rng.standard_normal((3, images * windows, heads, length, 32)).astype(np.float32)
     bias = rng.standard_normal((windows, heads, length, length)).astype(np.float32)
     bias[:, :, :, 40:] = -100.0  # a mask
-    out = attention(q, k, v, bias)
-    np.testing.assert_allclose(out, attention_reference(q, k, v, bias), atol=2e-6)
+    out, ref = attention(q, k, v, bias), attention_reference(q, k, v, bias)
+    assert np.abs(out - ref).max() <= atol_for(32) * max(1.0, np.abs(ref).max())
     explicit = np.concatenate([attention(q[w::windows], k[w::windows], v[w::windows], bias[w][None]) for w in range(windows)])
     order = np.argsort(np.concatenate([np.arange(w, images * windows, windows) for w in range(windows)]))
     np.testing.assert_allclose(out, explicit[order], atol=1e-6)
@@ -72,7 +72,10 @@ def test_window_mask_bias_broadcast(rng):
 def test_threads_and_scale(rng):
     q, k, v = rng.standard_normal((3, 5, 6, 62, 32)).astype(np.float32)
     np.testing.assert_array_equal(attention(q, k, v, threads=1), attention(q, k, v, threads=2))
-    np.testing.assert_allclose(attention(q, k, v, scale=0.3), attention_reference(q, k, v, scale=0.3), atol=2e-6)
+    # scale 0.3 (sharper than 32**-0.5) gives outputs up to ~3: the bound scales with them as in
+    # test_matches_float64_reference (a flat 2e-6 failed on 14 of 1000 seeds, e.g. EDGEAFFECT_TEST_SEED=62)
+    out, ref = attention(q, k, v, scale=0.3), attention_reference(q, k, v, scale=0.3)
+    assert np.abs(out - ref).max() <= atol_for(32) * max(1.0, np.abs(ref).max())
 
 
 @pytest.mark.parametrize(

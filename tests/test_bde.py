@@ -128,11 +128,10 @@ def _supported_simd_levels():
     return levels
 
 
-def test_every_simd_build_matches_reference(tmp_path):
+def test_every_simd_build_matches_reference(tmp_path, rng):
     """Each instruction-set build of the kernel (the baseline one is what
     other CPUs get) is checked, in a subprocess since the choice is made once
     per process."""
-    rng = np.random.default_rng(int.from_bytes(os.urandom(4), "little"))
     x64 = rng.standard_normal((3, 37, 311)) * 25
     np.save(tmp_path / "x.npy", x64)
     ref = reference(x64, 200)

@@ -128,18 +128,28 @@ def test_int8_does_not_depend_on_the_batch(backend, rng):
 
 
 @pytest.mark.openvino
+@pytest.mark.data
 def test_openvino_int8_batch_one_copy_agrees_with_the_batched_model(rng):
     """The static batch-1 copy of the INT8 IR is compiled on its own, and OpenVINO may place its
-    requantisation differently there: on FER2013 val its probabilities were within 0.033 of the
-    batched model's, top-1 agreed on 99.3% of faces, accuracy 0.6342 vs 0.6339 (session 9)."""
+    requantisation differently there. On all of FER2013 val (session-18 weights, EPYC AVX2) a
+    face's largest probability step was 0 at the median, 0.027 at the 99th percentile and 0.057 at
+    most (2 faces over 0.05), and top-1 agreed on 99.6% of faces. Real faces, freshly drawn: on
+    uniform-noise images every class is near-tied, so top-1 flipped on up to 8% of them
+    (EDGEAFFECT_TEST_SEED=2802362286), measuring the noise, not the copy. The bug this guards
+    against changed the top-1 label of 22% of faces."""
+    from edgeaffect.fer.data import load_fer_folder
+
     if not _has("openvino"):
         pytest.skip("OpenVINO is not installed")
-    faces = rng.integers(0, 256, (101, 48, 48), dtype=np.uint8)
+    val, _ = load_fer_folder(data_path("fer2013", "val"))
+    faces = val[rng.choice(len(val), 101, replace=False)]
     with edgeaffect.load("fer", backend="openvino", precision="int8") as model:
         assert model.backend.metadata["static_batch_one"]
         whole = model.predict(faces).probabilities
         single = np.concatenate([model.predict(faces[i:i + 1]).probabilities for i in range(len(faces))])
-    np.testing.assert_allclose(single, whole, atol=0.05)
+    per_face = np.abs(single - whole).max(axis=1)
+    assert np.mean(per_face <= 0.03) >= 0.95, per_face
+    assert per_face.max() <= 0.1, per_face
     assert np.mean(single.argmax(1) == whole.argmax(1)) >= 0.95
 
 

@@ -255,8 +255,9 @@ class EEGEmotionStream:
     def start(self) -> "EEGEmotionStream":
         """Reads the source on a background thread; iterate to consume results."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="EEGEmotionStream", daemon=True)
-            self._thread.start()
+            thread = threading.Thread(target=self._run, name="EEGEmotionStream", daemon=True)
+            thread.start()
+            self._thread = thread  # only once started: close() after a Ctrl-C inside start() must not join it
         return self
 
     def _run(self) -> None:
@@ -289,7 +290,7 @@ class EEGEmotionStream:
 
     def close(self) -> None:
         self._stop.set()
-        if self._thread is not None:
+        if self._thread is not None and self._thread.is_alive():
             self._thread.join(timeout=5)
 
     def __enter__(self) -> "EEGEmotionStream":
