@@ -656,7 +656,8 @@ def test_evidence_head_retraining_script_reads_and_writes_the_vision_graph(tmp_p
     with torch.no_grad():
         np.testing.assert_allclose(mlp(torch.from_numpy(features)).numpy().reshape(evidence.shape), evidence, atol=1e-4)
 
-    state = {k: v + 0.01 * torch.randn_like(v) for k, v in mlp.state_dict().items()}
+    state = {k: v + torch.from_numpy(0.01 * rng.standard_normal(tuple(v.shape))).to(v.dtype)
+             for k, v in mlp.state_dict().items()}
     copy = tmp_path / "explain-vision.onnx"
     shutil.copy(vision, copy)
     retrain.write_graph(copy, state)
