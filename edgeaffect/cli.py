@@ -551,8 +551,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--evidence-hidden", type=positive(int), default=512,
                    help="explain: width of the convnet backbone's region evidence head (default 512)")
     p.add_argument("--rationale", choices=("aligned", "plain"), default="aligned",
-                   help="explain: the rationale teacher's occlusion averaged over the face and its four one-pixel "
-                        "shifts (aligned, default: 25 teacher passes per face, computed once) or one view (plain)")
+                   help="explain: the rationale teacher's occlusion averaged over the face and its shifts by one and "
+                        "two pixels along each axis (aligned, default: 45 teacher passes per face, computed once) "
+                        "or one view (plain)")
     p.add_argument("--vad", action="append", metavar="NAME=V,A,D",
                    help="explain: VAD of an emotion the NRC table lacks (repeatable)")
     p.add_argument("--batch-size", type=positive(int), default=128, help="fer: images per step")

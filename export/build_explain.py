@@ -230,8 +230,10 @@ def card(report: dict, scores: dict, compare: dict, int8_kept: dict, latency, no
     same_weights = {"convnet": "the rationale teacher's weights", "swin": "the same weights as `fer`"}[backbone]
     passes = (shipped["model"].get("regions", 4) + 1) * len(shifts)
     if len(shifts) > 1:
-        alignment = (f" The evidence is averaged over the face and {len(shifts) - 1} copies of it translated by one "
-                     "pixel (`rationale_shifts` in config.json; edgeaffect/explain/rationale.py), because plain "
+        reach = max(abs(int(v)) for shift in shifts for v in shift)
+        alignment = (f" The evidence is averaged over the face and {len(shifts) - 1} copies of it translated by "
+                     + ("one pixel" if reach == 1 else f"up to {reach} pixels") +
+                     " (`rationale_shifts` in config.json; edgeaffect/explain/rationale.py), because plain "
                      "occlusion depends on where the region boxes fall to the pixel: the card's history has the "
                      "measurement.")
     else:

@@ -9,8 +9,12 @@ expected to agree with a teacher more often than the teacher agrees with
 itself one pixel away; this is why the shipped teacher is the aligned one.
 
     python export/probe_rationale_stability.py --data ../shared/data/fer2013/val
-    # session 19, 2-core AMD EPYC, 3,589 faces, ~5 min: plain right / left / down / up
-    # 0.908 / 0.915 / 0.830 / 0.821; aligned, one pixel lower: 0.898 (plain: 0.830)
+    # session 19, 2-core AMD EPYC, 3,589 faces: plain right / left / down / up
+    # 0.908 / 0.915 / 0.830 / 0.821; aligned over the face and its four one-pixel
+    # neighbours, one pixel lower: 0.898.
+    # session 20 (ALIGNMENT_SHIFTS now adds the two-pixel shifts; 14 views, ~11 min):
+    # aligned, one pixel lower: 0.908; the aligned sentence against plain
+    # occlusion's top regions: 0.937
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ def main() -> int:
     for name, (dy, dx) in {"right": (0, 1), "left": (0, -1), "down": (1, 0), "up": (-1, 0)}.items():
         result[f"plain, one pixel {name}"] = rule_faithfulness(view(dy, dx), view(0, 0), emotions)
     result["aligned, one pixel down"] = rule_faithfulness(aligned(1, 0), aligned(0, 0), emotions)
+    result["aligned against plain occlusion"] = rule_faithfulness(aligned(0, 0), view(0, 0), emotions)
     print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()}, indent=2))
     return 0
 

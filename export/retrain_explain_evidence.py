@@ -5,13 +5,14 @@ regions that the sentence rule picks from the head's output on ~98.5% of
 val faces; see the card), so the head decides faithfulness. This script
 moves the shipped explainer from plain occlusion to the alignment-averaged
 teacher (edgeaffect.explain.rationale.ALIGNMENT_SHIFTS: the evidence
-averaged over the face and its four one-pixel shifts) without its training
+averaged over the face and its shifts by one and two pixels along each
+axis) without its training
 run's checkpoint: a fresh checkout can run it.
 
 1. Caches the head's input (the region features of the frozen backbone, an
    intermediate of the shipped vision graph) for FER2013 train and val.
 2. Caches the rationale teacher's aligned evidence (rationale-teacher.onnx,
-   25 passes per face; ~30 min for train on 2 cores, once).
+   45 passes per face; ~55 min for train on 2 cores, once).
 3. Trains the head's MLP from its shipped weights: the training recipe's
    loss (MSE to the evidence clipped to +-3, plus cross-entropy on the
    strongest region, every emotion), AdamW, one-cycle; the epoch with the

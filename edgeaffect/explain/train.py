@@ -75,8 +75,8 @@ class ExplainTrainConfig:
     loss_contrastive: float = 0.2
     loss_emotion: float = 1.0
     val_limit: Optional[int] = None  # faces decoded per validation (None: all)
-    # the rationale teacher's alignment averaging (edgeaffect.explain.rationale): the face and its four
-    # one-pixel neighbours; NO_SHIFT is plain occlusion (explainers trained before session 19)
+    # the rationale teacher's alignment averaging (edgeaffect.explain.rationale): the face and its shifts by one
+    # and two pixels along each axis; NO_SHIFT is plain occlusion (explainers trained before session 19)
     rationale_shifts: tuple[tuple[int, int], ...] = ALIGNMENT_SHIFTS
 
 
