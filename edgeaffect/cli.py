@@ -137,7 +137,7 @@ def _cmd_eeg(args: argparse.Namespace) -> int:
                 if args.max_results and count >= args.max_results:
                     stopped = f"--max-results {args.max_results} reached"
                     break
-    except KeyboardInterrupt:  # Ctrl-C is how a live source is stopped: still report what ran
+    except KeyboardInterrupt:  # Ctrl-C is how a live source is stopped (a normal end, exit 0): report what ran
         stopped = "interrupted (Ctrl-C)"
     if stopped:  # after close(): the reader thread has stopped and written its own reason
         stream.stats.stopped_because = stopped
@@ -232,10 +232,10 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     from .explain.faces import draw_explanations, explain_image
     from .faces.sources import check_output_path, read_image
 
-    engine = load_explainer(None if args.model == "explain" else args.model, backend=args.backend,
-                            precision=args.precision, threads=args.threads, emotions_from=args.emotions_from)
     if args.out:
         check_output_path(args.out, video=False)
+    engine = load_explainer(None if args.model == "explain" else args.model, backend=args.backend,
+                            precision=args.precision, threads=args.threads, emotions_from=args.emotions_from)
     frame = read_image(args.image)
     decode = DecodeConfig(max_new_tokens=args.max_tokens, beams=args.beams)
     whole = args.crop

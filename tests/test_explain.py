@@ -611,7 +611,7 @@ def test_explain_cli_errors(tmp_path):
                               str(tmp_path / "o"), "--vad", "awe=1,2"], capture_output=True, text=True, cwd=OUTSIDE_SOURCE)
     assert bad_vad.returncode == 2 and "NAME=V,A,D" in bad_vad.stderr
     face = tmp_path / "face.png"
-    face.write_bytes(b"")  # the --out check comes first, before any image or model is read
+    face.write_bytes(b"")  # the --out check comes first, before any image or model is read (this is no image)
     bad_out = subprocess.run([sys.executable, "-m", "edgeaffect", "explain", str(face), "--out", str(tmp_path / "o")],
                              capture_output=True, text=True, cwd=OUTSIDE_SOURCE)
     assert bad_out.returncode == 2 and "must end in one of" in bad_out.stderr and "Traceback" not in bad_out.stderr
@@ -635,6 +635,26 @@ def test_a_whole_non_square_image_is_cut_to_its_centred_square_never_stretched(r
     assert drawn.shape == frame.shape and not np.array_equal(drawn, frame)
     with pytest.raises(ValueError, match="imread"):
         explain_image(None, engine, whole_image=True)
+
+
+@pytest.mark.parametrize("x,below,side,width,height", [(0, 48, 48, 48, 48), (150, 290, 55, 200, 300),
+                                                        (170, 390, 300, 640, 480), (600, 100, 90, 640, 120)])
+def test_overlay_sentence_stays_in_the_frame_one_line_under_another(x, below, side, width, height):
+    import cv2
+
+    from edgeaffect.explain.faces import _sentence_layout
+
+    text = "Happy: the raised corners of the mouth and the lifted cheeks carry most of the evidence."
+    scale = max(0.3, min(0.5, side / 600))
+    left, placed = _sentence_layout(text, x, below, side, width, height, scale)
+    ys = [y for _, y in placed]
+    assert placed and ys == sorted(set(ys)) and min(np.diff(ys), default=99) >= 8  # no line on another
+    assert 0 < ys[0] and ys[-1] <= height - 4
+    for line, _ in placed:
+        words = line.split()
+        assert len(words) == 1 or left + cv2.getTextSize(line, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] <= width
+    said = " ".join(line for line, _ in placed)
+    assert said == text or (said.endswith(" ...") and text.startswith(said[:-4]))
 
 
 def test_evidence_head_retraining_script_reads_and_writes_the_vision_graph(tmp_path, rng):

@@ -255,9 +255,8 @@ class EEGEmotionStream:
     def start(self) -> "EEGEmotionStream":
         """Reads the source on a background thread; iterate to consume results."""
         if self._thread is None:
-            thread = threading.Thread(target=self._run, name="EEGEmotionStream", daemon=True)
-            thread.start()
-            self._thread = thread  # only once started: close() after a Ctrl-C inside start() must not join it
+            self._thread = threading.Thread(target=self._run, name="EEGEmotionStream", daemon=True)
+            self._thread.start()
         return self
 
     def _run(self) -> None:
@@ -290,7 +289,7 @@ class EEGEmotionStream:
 
     def close(self) -> None:
         self._stop.set()
-        if self._thread is not None and self._thread.is_alive():
+        if self._thread is not None and self._thread.is_alive():  # a Ctrl-C inside start() can leave it unstarted
             self._thread.join(timeout=5)
 
     def __enter__(self) -> "EEGEmotionStream":

@@ -84,6 +84,23 @@ def _wrap(text: str, width_px: float, scale: float) -> list[str]:
     return lines
 
 
+def _sentence_layout(text: str, x: int, below: int, side: float, width: int, height: int,
+                     scale: float) -> tuple[int, list[tuple[str, int]]]:
+    """(left, [(line, baseline y)]): the sentence wrapped under the face, every line inside the frame and
+    none on another; lines that do not fit are cut, the last one ending in '...'."""
+    step = max(8, int(22 * scale / 0.5))
+    left = max(0, x)
+    if width - left - 4 < min(side, width - 8):  # a face near the right edge: start the text further left
+        left = 4
+    lines = _wrap(text, max(1, width - left - 4), scale)
+    fit = max(1, (height - 4) // step)
+    if len(lines) > fit:
+        lines = lines[:fit]
+        lines[-1] += " ..."
+    first = max(step, min(below + 14, height - 4 - step * (len(lines) - 1)))
+    return left, [(line, first + i * step) for i, line in enumerate(lines)]
+
+
 def draw_explanations(frame: np.ndarray, faces: list[ExplainedFace]) -> np.ndarray:
     """A copy of the frame with each face's regions shaded by their evidence
     weight (the named ones outlined), and its emotion; the sentence is printed
@@ -115,11 +132,7 @@ def draw_explanations(frame: np.ndarray, faces: list[ExplainedFace]) -> np.ndarr
         cv2.putText(out, label, (int(x0), max(12, int(y0) - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 200, 255), 1,
                     cv2.LINE_AA)
         scale = max(0.3, min(0.5, side / 600))
-        left = max(0, int(x0))
-        lines = _wrap(face.explanation.text, max(width - left - 4, side), scale)
-        step = int(22 * scale / 0.5)
-        first = min(int(y0 + side) + 14, height - 4 - step * (len(lines) - 1))  # the last line stays in the frame
-        for i, line in enumerate(lines):
-            cv2.putText(out, line, (left, max(12, first + i * step)), cv2.FONT_HERSHEY_SIMPLEX, scale,
-                        (255, 255, 255), 1, cv2.LINE_AA)
+        left, placed = _sentence_layout(face.explanation.text, int(x0), int(y0 + side), side, width, height, scale)
+        for line, y in placed:
+            cv2.putText(out, line, (left, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
     return out

@@ -79,8 +79,8 @@ def grey_image(batch, size: int = 48, scale: float = 1 / 255.0, mean: float = 0.
     elif x.ndim == 4 and x.shape[1] == 1:
         x = x[:, 0]
     if x.ndim != 3:
-        raise InputError(f"batch has shape {np.shape(batch)}; expected one crop (H, W) or (H, W, 3), or a batch "
-                         "(N, H, W), (N, H, W, 3) or (N, 1, H, W)")
+        raise InputError(f"batch has shape {np.shape(batch)}; expected one crop (H, W) or (H, W, 3|4), or a batch "
+                         "(N, H, W), (N, H, W, 3|4) or (N, 1, H, W)")
     if np.asarray(batch).dtype.kind == "f" and 0 < x.max() <= 1.0:
         warnings.warn("float face crops must be in 0-255 like uint8 ones; these peak at "
                       f"{float(x.max()):.3g} (scaled to 0-1?): multiply by 255", InputWarning, stacklevel=3)
