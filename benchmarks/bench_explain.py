@@ -4,6 +4,9 @@ baselines: the same decoder without its KV cache, and the rationale teacher
 the explainer replaces (occlusion: one FER-teacher pass per region plus the
 face, then the fixed phrasing). The shipped explainer's pipelines include the
 `fer` model that names the emotion (its default); one row leaves it out.
+They read the face and the shifted copies its rationale teacher averages
+over (load_explainer's views="aligned", the default: 9 views in one vision
+call); one row reads the face alone.
 
 Batch 1, 2 threads (the issue's budget: < 50 ms per face on 2 threads
 here). Exactly 20 new tokens are generated per face (the end token is
@@ -56,8 +59,12 @@ def main() -> int:
         cases["onnxruntime fp32, KV cache, emotion from its own head"] = lambda: own.explain_faces(face, decode=fixed)
     cases["onnxruntime fp32, no cache (baseline)"] = lambda: base.explain_faces(
         face, decode=DecodeConfig(max_new_tokens=TOKENS, stop_at_eos=False, use_cache=False))
-    cases["vision pass only (onnxruntime fp32)"] = lambda: base.vision(
-        ((face.astype(np.float32) / 255 - 0.5) / 0.25)[:, None])
+    views = len(base.view_shifts)
+    if views > 1:  # the default reads the face and its teacher's shifted copies; the same pipeline on the face alone
+        single = load_explainer(args.model, threads=args.threads, views="single")
+        cases["onnxruntime fp32, KV cache, face alone (1 view)"] = lambda: single.explain_faces(face, decode=fixed)
+        cases["vision pass only, face alone (onnxruntime fp32)"] = lambda: single.look(face)
+    cases[f"vision pass only, {views} view{'s' if views > 1 else ''} (onnxruntime fp32)"] = lambda: base.look(face)
     teacher = load_rationale_teacher(args.model, threads=args.threads)
     if teacher is not None:
         shifts = base.spec.rationale_shifts

@@ -214,12 +214,13 @@ def _cmd_eval_explain(args: argparse.Namespace) -> int:
                              backend="onnxruntime" if args.backend == "auto" else args.backend,
                              precision="fp32" if args.precision == "auto" else args.precision, threads=args.threads,
                              limit=args.limit, decode=DecodeConfig(beams=args.beams), progress=not args.json,
-                             emotions_from=args.emotions_from)
+                             emotions_from=args.emotions_from, views=args.views)
     if args.json:
         print(json.dumps(result))
         return 0
     print(f"explain on {result['data']} ({result['n']} faces): backend {result['backend']}, precision "
-          f"{result['precision']}, beams {result['beams']}, emotion from {result['emotions_from']}")
+          f"{result['precision']}, beams {result['beams']}, emotion from {result['emotions_from']}, "
+          f"{result['views']} view{'s' if result['views'] > 1 else ''} per face")
     for key in ("accuracy", "faithfulness", "bleu4", "rouge_l", "cider", "exact_regions", "top_region",
                 "retrieval_recall_at_1"):
         if key in result:
@@ -235,7 +236,8 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     if args.out:
         check_output_path(args.out, video=False)
     engine = load_explainer(None if args.model == "explain" else args.model, backend=args.backend,
-                            precision=args.precision, threads=args.threads, emotions_from=args.emotions_from)
+                            precision=args.precision, threads=args.threads, emotions_from=args.emotions_from,
+                            views=args.views)
     frame = read_image(args.image)
     decode = DecodeConfig(max_new_tokens=args.max_tokens, beams=args.beams)
     whole = args.crop
@@ -612,6 +614,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--emotions-from", choices=("auto", "fer", "explainer"), default="auto",
                    help="who names the emotion the sentence explains: fer (the shipped fer model, so both agree), explainer "
                         "(its own head), auto (default: fer for the shipped explainer)")
+    p.add_argument("--views", choices=("aligned", "single"), default="aligned",
+                   help="the evidence head reads the face and the shifted copies its teacher averages over (aligned, "
+                        "default: 9 views in one batch, more faithful) or the face alone (single: about half the time)")
     p.add_argument("--max-tokens", type=positive(int), default=30, help="tokens generated after the emotion at most")
     p.add_argument("--backend", default="onnxruntime", help="onnxruntime or openvino")
     p.add_argument("--precision", default="fp32", help="fp32, or int8 (the decoder's weights)")
@@ -634,6 +639,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--beams", type=positive(int), default=1, help="explain: beam width (1: greedy)")
     p.add_argument("--emotions-from", choices=("auto", "fer", "explainer"), default="auto",
                    help="explain: who names the emotion (fer, explainer, or auto: fer for the shipped explainer)")
+    p.add_argument("--views", choices=("aligned", "single"), default="aligned",
+                   help="explain: the evidence head reads the face and the shifted copies its teacher averages over (aligned, "
+                        "default: 9 views in one batch, more faithful) or the face alone (single: about half the time)")
     p.set_defaults(func=_cmd_eval)
     return parser
 

@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "edgeaffect" / "models" / "artifacts" / "explain"
 NOTES = Path(__file__).resolve().parent / "explain_card_notes.md"
 OWN_HEAD = "onnxruntime fp32, greedy, emotion from its own head"
+FACE_ALONE = "onnxruntime fp32, greedy, the face alone (views=\"single\")"
 KEYS = ("accuracy", "faithfulness", "exact_regions", "top_region", "bleu4", "rouge_l", "cider", "retrieval_recall_at_1")
 
 
@@ -134,11 +135,12 @@ def score_graphs(images, labels) -> dict:
             ("openvino fp32, greedy", "openvino", "fp32", 1, "fer"),
             ("openvino int8 decoder, greedy", "openvino", "int8", 1, "fer"),
             ("onnxruntime fp32, beam 3", "onnxruntime", "fp32", 3, "fer"),
-            (OWN_HEAD, "onnxruntime", "fp32", 1, "explainer")):
+            (OWN_HEAD, "onnxruntime", "fp32", 1, "explainer"),
+            (FACE_ALONE, "onnxruntime", "fp32", 1, "fer")):
         if not (OUT / DECODER_FILES[(backend, precision)]).exists():
             continue
         engine = load_explainer(OUT, backend=backend, precision=precision, threads=2, decoder_threads=2,
-                                emotions_from=source)
+                                emotions_from=source, views="single" if name == FACE_ALONE else "aligned")
         scores[name] = evaluate_engine(engine, data, decode=DecodeConfig(beams=beams), progress=True)
         print(name, json.dumps({k: round(v, 4) for k, v in scores[name].items() if isinstance(v, float)}), flush=True)
     return scores
@@ -246,9 +248,12 @@ def card(report: dict, scores: dict, compare: dict, int8_kept: dict, latency, no
                      f"the head's output: "
                      f"{retrained['val_faithfulness_before']:.3f} -> {retrained['val_faithfulness']:.3f}); the "
                      "backbone, the other heads and the decoder are the run's.")
-    retrain_cmd = ("\n    python export/retrain_explain_evidence.py --data ../shared/data/fer2013 --work runs/explain-aligned "
-                   "--write\n    python export/build_explain.py --rescore --data ../shared/data/fer2013/val"
-                   if retrained else "")
+    retrain_cmd = ""
+    if retrained:
+        flags = f"--epochs {retrained['epochs']} " if retrained["epochs"] != 30 else ""
+        flags += "--mirror-train " if retrained.get("mirror_train") else ""
+        retrain_cmd = ("\n    python export/retrain_explain_evidence.py --data ../shared/data/fer2013 --work runs/explain-aligned "
+                       f"{flags}--write\n    python export/build_explain.py --rescore --data ../shared/data/fer2013/val")
     return f"""# Model card: `explain` (face explainer, v1.0)
 
 An emotion and a one-sentence explanation for a 48x48 grey face crop, with

@@ -172,6 +172,9 @@ def main() -> int:
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--write", action="store_true", help="put the best epoch's head into the shipped vision graph")
+    parser.add_argument("--mirror-train", action="store_true",
+                        help="also train on the mirrored training faces, each with the teacher's evidence measured on "
+                             "the mirrored face itself (twice the teacher's time on train, once; cached)")
     args = parser.parse_args()
 
     import torch
@@ -201,6 +204,16 @@ def main() -> int:
         evidence = _cached(args.work / f"evidence_{split}.npz", teacher_key + image_key, lambda x=images: {
             "teacher": occlusion_evidence(teacher, x, progress=True, shifts=ALIGNMENT_SHIFTS)})
         sets[split] = {"images": images, "labels": labels, **feats, **evidence}
+        if split == "train" and args.mirror_train:
+            # The teacher's evidence is not mirror-symmetric (the card), so a mirrored face is a new example
+            # with its own measured target, not a relabelled copy.
+            mirrored = np.ascontiguousarray(images[:, :, ::-1])
+            key = hashlib.sha256(mirrored.tobytes()).hexdigest()[:16]
+            more = {**_cached(args.work / "features_train_mirror.npz", vision_key + key,
+                              lambda x=mirrored: region_features(vision, x)),
+                    **_cached(args.work / "evidence_train_mirror.npz", teacher_key + key, lambda x=mirrored: {
+                        "teacher": occlusion_evidence(teacher, x, progress=True, shifts=ALIGNMENT_SHIFTS)})}
+            sets[split] = {k: np.concatenate([v, more[k]]) if k in more else v for k, v in sets[split].items()}
     val = sets["val"]
     fer = fer_emotion_classifier(LABELS, "onnxruntime", None)
     val_emotions = np.argmax(fer(val["images"]), axis=1)
@@ -210,9 +223,10 @@ def main() -> int:
     mlp = head_mlp(vision)
     best, history = train_head(mlp, sets["train"], val, val_emotions, args.epochs, args.lr, args.seed)
     report = {"script": "export/retrain_explain_evidence.py", "shifts": [list(s) for s in ALIGNMENT_SHIFTS],
-              "epochs": args.epochs, "lr": args.lr, "seed": args.seed, "best_epoch": best["epoch"],
+              "epochs": args.epochs, "lr": args.lr, "seed": args.seed, "mirror_train": args.mirror_train,
+              "best_epoch": best["epoch"],
               "val_faithfulness_before": before, "val_faithfulness": best["val_faithfulness"], "history": history,
-              "train_faces": len(sets["train"]["images"]), "val_faces": len(val["images"]),
+              "train_examples": len(sets["train"]["features"]), "val_faces": len(val["images"]),
               "minutes": round((time.time() - started) / 60, 1), "written": False}
     torch.save(best["state"], args.work / "evidence_head.pt")
     if args.write:
@@ -227,7 +241,7 @@ def main() -> int:
         if report["parity_max_abs"] > 1e-4:
             raise SystemExit(f"the written graph differs from torch by {report['parity_max_abs']:.2e}")
         config["model"]["rationale_shifts"] = [list(s) for s in ALIGNMENT_SHIFTS]
-        config["evidence_head"] = {k: report[k] for k in ("script", "epochs", "lr", "seed", "best_epoch",
+        config["evidence_head"] = {k: report[k] for k in ("script", "epochs", "lr", "seed", "mirror_train", "best_epoch",
                                                          "val_faithfulness_before", "val_faithfulness")}
         config_path.write_text(json.dumps(config, indent=2) + "\n")
         report["written"] = True

@@ -545,6 +545,39 @@ def test_the_shipped_explainer_names_the_fer_models_emotion_by_default(rng):
         load_explainer(emotions_from="teacher")
 
 
+def test_aligned_views_average_the_evidence_over_the_teachers_shifted_faces(rng):
+    from edgeaffect.explain.engine import normalize_faces
+    from edgeaffect.explain.rationale import evidence_weights
+    from edgeaffect.explain.runtime import load_explainer
+
+    _shipped()
+    faces = rng.integers(0, 256, (5, 48, 48)).astype(np.uint8)  # 5 faces x 9 views: one batch of 45
+    aligned, single = load_explainer(threads=1), load_explainer(threads=1, views="single")
+    assert aligned.view_shifts == aligned.spec.rationale_shifts and len(aligned.view_shifts) == 9
+    assert single.view_shifts == ((0, 0),)
+    seen = aligned.look(faces)
+    views = [single.vision(normalize_faces(shift_faces(faces, dy, dx))) for dy, dx in aligned.view_shifts]
+    expected = np.mean([v["evidence"].astype(np.float64) for v in views], axis=0)
+    # float32 graph at batch 45 against batch 5, one view at a time: sums in another order
+    np.testing.assert_allclose(seen["evidence"], expected, rtol=0, atol=1e-5 * max(1.0, np.abs(expected).max()))
+    assert np.abs(views[1]["evidence"] - views[0]["evidence"]).max() > 1e-3  # the views do differ
+    for key, value in views[0].items():  # the rest is the unshifted face's
+        if key != "evidence":
+            np.testing.assert_allclose(seen[key], value, rtol=0, atol=1e-5 * max(1.0, np.abs(value).max()))
+    said = aligned.explain_faces(faces, decode=DecodeConfig(max_new_tokens=4))
+    for i, e in enumerate(said):  # the evidence a user gets is the averaged one
+        want = evidence_weights(seen["evidence"][i, LABELS.index(e.emotion)])
+        assert e.region_weights == pytest.approx(want, abs=1e-4)
+    explicit = load_explainer(threads=1, views=[(0, 0), (0, 1)])
+    np.testing.assert_allclose(explicit.look(faces[:2])["evidence"], (views[0]["evidence"][:2].astype(np.float64) +
+                               views[1]["evidence"][:2]) / 2, rtol=0, atol=1e-5 * max(1.0, np.abs(expected).max()))
+    with pytest.raises(ValueError, match="must be one of"):
+        load_explainer(views="nine")
+    for bad in ([(0, 1), (1, 0)], [(0, 0), (0, 0)], [(0, 0), (0, 30)], [(0, 0, 1)]):
+        with pytest.raises(ValueError, match="view_shifts"):
+            load_explainer(views=bad)
+
+
 @pytest.mark.data
 def test_faithfulness_on_real_val_faces_matches_an_independent_count():
     from edgeaffect.explain.evaluate import evaluate_folder
@@ -571,6 +604,7 @@ def test_faithfulness_on_real_val_faces_matches_an_independent_count():
         else:
             hits += int(set(said) == set(np.argsort(-ev[c], kind="stable")[: len(said)].tolist()))
     assert result["faithfulness"] == pytest.approx(hits / len(images))
+    assert result["views"] == len(explainer.view_shifts) == 9  # both read the teacher's shifted copies of each face
     assert result["accuracy"] == pytest.approx(np.mean([LABELS.index(e.emotion) == y for e, y in zip(explanations, labels)]))
     for key in ("bleu4", "rouge_l", "cider", "retrieval_recall_at_1"):
         assert 0 <= result[key] <= (10 if key == "cider" else 1)
@@ -615,6 +649,9 @@ def test_explain_cli_errors(tmp_path):
     bad_out = subprocess.run([sys.executable, "-m", "edgeaffect", "explain", str(face), "--out", str(tmp_path / "o")],
                              capture_output=True, text=True, cwd=OUTSIDE_SOURCE)
     assert bad_out.returncode == 2 and "must end in one of" in bad_out.stderr and "Traceback" not in bad_out.stderr
+    bad_views = subprocess.run([sys.executable, "-m", "edgeaffect", "explain", str(face), "--views", "nine"],
+                               capture_output=True, text=True, cwd=OUTSIDE_SOURCE)
+    assert bad_views.returncode == 2 and "--views" in bad_views.stderr and "'single'" in bad_views.stderr
 
 
 def test_a_whole_non_square_image_is_cut_to_its_centred_square_never_stretched(rng):

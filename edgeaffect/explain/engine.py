@@ -21,11 +21,14 @@ import numpy as np
 
 from .decoding import GREEDY, DecodeConfig, beam_search, greedy
 from .config import ExplainerConfig
-from .rationale import evidence_weights
+from .rationale import NO_SHIFT, evidence_weights, shift_faces
 from .tokenizer import BPETokenizer, BOS
 from .vocabulary import REGION_NAMES, named_regions, prompt, vad_of
 
 PIXEL_MEAN, PIXEL_STD = 0.5, 0.25  # the FER backbone's input: (x / 255 - mean) / std
+# Vision outputs that ExplainerEngine.look averages over shifted views of a face: the region evidence (what the
+# sentence follows; averaging the prefix tokens as well changed no score on FER2013 val).
+AVERAGED_OVER_VIEWS = ("evidence",)
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,16 @@ def normalize_faces(faces: np.ndarray) -> np.ndarray:
     return ((faces.astype(np.float32) / 255.0 - PIXEL_MEAN) / PIXEL_STD)[:, None]
 
 
+def check_view_shifts(shifts: Sequence[Sequence[int]]) -> tuple[tuple[int, int], ...]:
+    """(dy, dx) pixel shifts of the face for ExplainerEngine.look: the unshifted face among them, no repeats."""
+    out = tuple(tuple(int(v) for v in s) for s in shifts)
+    if any(len(s) != 2 for s in out) or (0, 0) not in out or len(set(out)) != len(out):
+        raise ValueError(f"view_shifts must be distinct (dy, dx) pairs including (0, 0), the face itself; got {shifts}")
+    if any(abs(v) >= 24 for s in out for v in s):
+        raise ValueError(f"view_shifts of {shifts} pixels would move most of a 48x48 face out of the crop")
+    return out
+
+
 def _softmax(x: np.ndarray) -> np.ndarray:
     z = np.exp(x - x.max(axis=-1, keepdims=True))
     return z / z.sum(axis=-1, keepdims=True)
@@ -76,13 +89,31 @@ class ExplainerEngine:
     def __init__(self, spec: ExplainerConfig, tokenizer: BPETokenizer, params: dict[str, np.ndarray],
                  vision: Callable[[np.ndarray], dict], step: Callable,
                  hidden: Optional[Callable[[np.ndarray], np.ndarray]] = None,
-                 emotion_classifier: Optional[Callable[[np.ndarray], np.ndarray]] = None):
+                 emotion_classifier: Optional[Callable[[np.ndarray], np.ndarray]] = None,
+                 view_shifts: Sequence[Sequence[int]] = NO_SHIFT):
         self.spec, self.tokenizer, self.params = spec, tokenizer, params
+        self.view_shifts = check_view_shifts(view_shifts)
         self.vision, self.step, self.hidden = vision, step, hidden
         # uint8 (N, 48, 48) faces -> (N, C) probabilities over spec.emotions: the classifier that names the
         # emotion (runtime.load_explainer's emotions_from); None: the explainer's own emotion head
         self.emotion_classifier = emotion_classifier
         self.vad_table = vad_of(spec.emotions, spec.extra_vad)
+
+    def look(self, faces: np.ndarray) -> dict:
+        """The vision outputs for uint8 (N, 48, 48) faces. With view_shifts beyond the face itself, the faces
+        and their shifted copies go through the vision graph in one batch, and the outputs in AVERAGED_OVER_VIEWS
+        are averaged over the views, the way the rationale teacher averages its occlusion over alignment shifts;
+        the rest (the emotion head's logits, VAD, image embedding) are the unshifted face's."""
+        faces = np.asarray(faces)
+        x = normalize_faces(faces)
+        if len(self.view_shifts) == 1 or not len(x):
+            return self.vision(x)
+        views = np.concatenate([x] + [normalize_faces(shift_faces(faces, dy, dx))
+                                      for dy, dx in self.view_shifts if (dy, dx) != (0, 0)])
+        out = self.vision(views)
+        n, v = len(x), len(self.view_shifts)
+        return {k: (a.reshape(v, n, *a.shape[1:]).mean(axis=0, dtype=np.float64).astype(a.dtype)
+                    if k in AVERAGED_OVER_VIEWS else a[:n]) for k, a in out.items()}
 
     def emotion_probabilities(self, faces: np.ndarray, vision_out: dict) -> np.ndarray:
         """(N, C) float64: the emotion classifier's probabilities, or the explainer's own head's."""
@@ -120,10 +151,9 @@ class ExplainerEngine:
                       decode: DecodeConfig = GREEDY) -> list[Explanation]:
         """uint8 (N, 48, 48) faces -> one Explanation each. `emotions` (indices)
         overrides the emotion to explain (default: the predicted one)."""
-        x = normalize_faces(faces)
-        if not len(x):
+        if not len(normalize_faces(faces)):
             return []
-        out = self.vision(x)
+        out = self.look(faces)
         probs = self.emotion_probabilities(np.asarray(faces), out)
         named = np.argmax(probs, axis=1) if emotions is None else np.asarray(emotions, dtype=np.int64)
         texts = self.generate(out, named, decode)

@@ -16,7 +16,7 @@ import numpy as np
 from . import metrics
 from .data import ExplanationSet
 from .decoding import GREEDY, DecodeConfig
-from .engine import ExplainerEngine, normalize_faces
+from .engine import ExplainerEngine
 from .rationale import render_rationale
 from .vocabulary import named_regions, prompt, ranked_regions
 
@@ -31,7 +31,7 @@ def evaluate_engine(engine: ExplainerEngine, data: ExplanationSet, decode: Decod
     hyps, named, image_emb = [], [], []
     for start in tqdm(range(0, len(data), batch_size), desc="explain eval", disable=not progress):
         faces = data.images[start:start + batch_size]
-        vision = engine.vision(normalize_faces(faces))
+        vision = engine.look(faces)
         emotions = np.argmax(engine.emotion_probabilities(faces, vision), axis=1)
         hyps.extend(engine.generate(vision, emotions, decode))
         named.append(emotions)
@@ -64,12 +64,14 @@ def evaluate_engine(engine: ExplainerEngine, data: ExplanationSet, decode: Decod
 
 def evaluate_folder(data: str, model: Optional[str] = None, teacher: Optional[str] = None, backend: str = "onnxruntime",
                     precision: str = "fp32", threads: Optional[int] = None, limit: Optional[int] = None,
-                    decode: DecodeConfig = GREEDY, progress: bool = True, emotions_from: str = "auto") -> dict:
+                    decode: DecodeConfig = GREEDY, progress: bool = True, emotions_from: str = "auto",
+                    views: str = "aligned") -> dict:
     """`edgeaffect eval explain --data DIR`: faces in class folders (angry, disgust,
     ..., as ../shared/data/fer2013/val) or a FER2013 CSV; the rationale teacher
     (the model folder's rationale-teacher.onnx, or `teacher`: a .pt/.onnx FER
     teacher) supplies the evidence that faithfulness and the text scores use.
-    `emotions_from`: who names the emotion (runtime.load_explainer)."""
+    `emotions_from`: who names the emotion, `views`: which copies of each face the evidence head looks at
+    (both as runtime.load_explainer)."""
     from pathlib import Path
 
     from ..fer import LABELS
@@ -83,7 +85,7 @@ def evaluate_folder(data: str, model: Optional[str] = None, teacher: Optional[st
     images, labels = load_fer_csv(path, limit=limit) if path.suffix == ".csv" else load_fer_folder(path, limit=limit)
     # batches of 256 faces: the decoder's steps are big enough here for threads to pay
     engine = load_explainer(model, backend=backend, precision=precision, threads=threads, decoder_threads=threads,
-                            emotions_from=emotions_from)
+                            emotions_from=emotions_from, views=views)
     if tuple(engine.spec.emotions) != tuple(LABELS) or not engine.spec.regions:
         raise ValueError("eval explain scores face explainers over the FER2013 emotions with region evidence; "
                          f"this model explains {engine.spec.emotions}")
@@ -99,4 +101,4 @@ def evaluate_folder(data: str, model: Optional[str] = None, teacher: Optional[st
     result = evaluate_engine(engine, ExplanationSet(images, labels, LABELS, evidence=evidence), decode=decode,
                              progress=progress)
     return {"model": str(engine.folder), "data": str(path), "backend": backend, "precision": precision,
-            "beams": decode.beams, "emotions_from": engine.emotions_from, **result}
+            "beams": decode.beams, "emotions_from": engine.emotions_from, "views": len(engine.view_shifts), **result}

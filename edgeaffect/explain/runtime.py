@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
 from ..fer import LABELS as FER_LABELS
 from .config import ExplainerConfig
 from .engine import ExplainerEngine
+from .rationale import NO_SHIFT
 from .tokenizer import BPETokenizer
 
 BACKENDS = ("onnxruntime", "openvino")
+VIEWS = ("aligned", "single")
 # The decoder files per (backend, precision). OpenVINO's INT8 decoder is its own: weight-only INT8 (see
 # edgeaffect.explain.export.export_openvino_int8_decoder); it runs ONNX Runtime's INT8 graph 1.7x slower than fp32.
 OPENVINO_INT8_DECODER = "openvino-int8/explain-decoder.xml"
@@ -101,7 +103,7 @@ def fer_emotion_classifier(emotions, backend: str, threads: Optional[int]) -> Ca
 
 def load_explainer(folder: Optional[str | Path] = None, backend: str = "onnxruntime", precision: str = "fp32",
                    threads: Optional[int] = None, decoder_threads: Optional[int] = 1,
-                   emotions_from: str = "auto") -> ExplainerEngine:
+                   emotions_from: str = "auto", views: str | Sequence[Sequence[int]] = "aligned") -> ExplainerEngine:
     """The explainer in `folder` (default: the shipped `explain` model).
 
     backend: onnxruntime or openvino; precision: fp32, or int8 (the decoder's
@@ -121,7 +123,19 @@ def load_explainer(folder: Optional[str | Path] = None, backend: str = "onnxrunt
     "explainer": its own emotion head (the rationale teacher's classifier).
     "auto" (default): "fer" for the shipped explainer, "explainer" for one
     given by `folder` (trained on other data or another teacher).
+    views: which copies of each face the evidence head looks at.
+    "aligned" (default): the face and the shifted copies its rationale
+    teacher averages over (config.json's rationale_shifts: for the shipped
+    explainer the face and its shifts by one and two pixels along each axis,
+    9 views in one batched vision call), the head's evidence averaged over
+    them: on FER2013 val, faithfulness 0.846 with the face alone, 0.855
+    with the 9 views (+0.9 points, 95% paired-bootstrap interval +0.2 to
+    +1.6), for 1.9x the time per face (15.7 vs 8.4 ms with ONNX Runtime on
+    2 EPYC cores; the card). "single": the face alone. Or explicit (dy, dx)
+    shifts, (0, 0) among them.
     """
+    if isinstance(views, str) and views not in VIEWS:
+        raise ValueError(f"views={views!r} must be one of {VIEWS} or a sequence of (dy, dx) shifts")
     if emotions_from not in EMOTION_SOURCES:
         raise ValueError(f"emotions_from={emotions_from!r} must be one of {EMOTION_SOURCES}")
     shipped = folder is None or Path(folder).resolve() == default_folder().resolve()
@@ -164,7 +178,10 @@ def load_explainer(folder: Optional[str | Path] = None, backend: str = "onnxrunt
     classifier = None
     if emotions_from == "fer" or (emotions_from == "auto" and shipped and sorted(cfg.emotions) == sorted(FER_LABELS)):
         classifier = fer_emotion_classifier(cfg.emotions, backend, threads)
-    engine = ExplainerEngine(cfg, tokenizer, params, vision, step, hidden, emotion_classifier=classifier)
+    view_shifts = {"aligned": cfg.rationale_shifts, "single": NO_SHIFT}.get(views, views) if isinstance(views, str) \
+        else views
+    engine = ExplainerEngine(cfg, tokenizer, params, vision, step, hidden, emotion_classifier=classifier,
+                             view_shifts=view_shifts)
     engine.emotions_from = "fer" if classifier is not None else "explainer"
     engine.backend, engine.precision, engine.folder = backend, precision, folder
     return engine
