@@ -244,14 +244,22 @@ def card(report: dict, scores: dict, compare: dict, int8_kept: dict, latency, no
     if retrained:
         head_step = (f"\n- Evidence head: retrained after the run against this teacher's evidence "
                      f"(`{retrained['script']}`, {retrained['epochs']} epochs at lr {retrained['lr']}, seed "
-                     f"{retrained['seed']}, best epoch {retrained['best_epoch']} by the val faithfulness of the sentence rule on "
-                     f"the head's output: "
+                     f"{retrained['seed']}" + (f", on the training faces and copies of them scored by the teacher itself: "
+                                               f"{', '.join(retrained['augment'])}" if retrained.get("augment") else "")
+                     + f"; best epoch {retrained['best_epoch']} by the val faithfulness of the sentence rule on "
+                     f"the head's output{' averaged over the views' if 'augment' in retrained else ''}: "
                      f"{retrained['val_faithfulness_before']:.3f} -> {retrained['val_faithfulness']:.3f}); the "
                      "backbone, the other heads and the decoder are the run's.")
+    views_step = ""
+    if len(shifts) > 1:
+        views_step = (f"- Views at run time: the evidence head reads the face and the {len(shifts) - 1} shifted copies its teacher "
+                      "averages over, in one batched vision call, and its evidence is averaged over them "
+                      "(`load_explainer(views=\"aligned\")`, the default; `views=\"single\"` / `--views single` reads "
+                      "the face alone, about half the time per face: the table's last row).\n")
     retrain_cmd = ""
     if retrained:
         flags = f"--epochs {retrained['epochs']} " if retrained["epochs"] != 30 else ""
-        flags += "--mirror-train " if retrained.get("mirror_train") else ""
+        flags += f"--augment {','.join(retrained['augment'])} " if retrained.get("augment") else ""
         retrain_cmd = ("\n    python export/retrain_explain_evidence.py --data ../shared/data/fer2013 --work runs/explain-aligned "
                        f"{flags}--write\n    python export/build_explain.py --rescore --data ../shared/data/fer2013/val")
     return f"""# Model card: `explain` (face explainer, v1.0)
@@ -294,7 +302,7 @@ a statement of what a person feels.
 - Train: FER2013 train folders ({report['train_faces']:,} faces); the sentence explains the label's
   emotion for half the faces and the backbone classifier's prediction for the other half (at run time
   the model explains what it predicts).{head_step}
-- Selection: the epoch with the best val faithfulness on FER2013 val ({report['val_faces']:,} faces).
+{views_step}- Selection: the epoch with the best val faithfulness on FER2013 val ({report['val_faces']:,} faces).
   The scores below are on that same val split: selection data, not held-out data.
 - Emotion: by default the shipped `fer` model names the emotion the sentence explains (`load_explainer(...,
   emotions_from="fer")`; its best precision on the same backend), so an app that runs both sees one emotion per

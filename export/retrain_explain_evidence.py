@@ -16,7 +16,11 @@ run's checkpoint: a fresh checkout can run it.
 3. Trains the head's MLP from its shipped weights: the training recipe's
    loss (MSE to the evidence clipped to +-3, plus cross-entropy on the
    strongest region, every emotion), AdamW, one-cycle; the epoch with the
-   best val faithfulness (the emotion named by `fer`, as at run time) is kept.
+   best val faithfulness is kept, scored as at run time: the emotion named
+   by `fer`, the head's evidence averaged over the face and the teacher's
+   shifted copies of it (load_explainer's views="aligned").
+   --augment mirror,rotate,mirror-rotate adds copies of the training faces
+   (`augmented`), each scored by the teacher itself.
 4. With --write, puts the MLP into explain-vision.onnx (same initializer
    names; checked against torch) and records the shifts in config.json.
    Then rescore and rewrite the card:
@@ -53,6 +57,32 @@ def _cached(path: Path, key: str, compute) -> dict:
     arrays = compute()
     np.savez(path, key=np.array(key), **arrays)
     return arrays
+
+
+AUGMENTATIONS = ("mirror", "rotate", "mirror-rotate", "scale")
+ROTATION_DEGREES = (5.0, 10.0)  # |angle| range of "rotate": head tilts a face detector's crop keeps
+SCALE_CHANGE = (0.05, 0.10)  # |zoom - 1| range of "scale": a detector's box is not sized to the pixel either
+
+
+def augmented(faces: np.ndarray, name: str) -> np.ndarray:
+    """A new copy of the (N, 48, 48) training faces (AUGMENTATIONS): mirrored, rotated by a seeded angle of
+    5-10 degrees either way (edge pixels repeated), mirrored then rotated (other angles), or zoomed in or out
+    about the centre by a seeded 5-10%. The teacher's
+    evidence is measured on each copy: it is not mirror-symmetric (the card), so a copy is a new example with
+    its own target, not a relabelled one."""
+    import cv2
+
+    if name not in AUGMENTATIONS:
+        raise ValueError(f"unknown augmentation {name!r}; choose from {AUGMENTATIONS}")
+    out = np.ascontiguousarray(faces[:, :, ::-1]) if name.startswith("mirror") else faces
+    if name == "mirror":
+        return out
+    rng = np.random.default_rng({"rotate": 7, "mirror-rotate": 8, "scale": 9}[name])
+    change = rng.uniform(*(SCALE_CHANGE if name == "scale" else ROTATION_DEGREES), len(out)) * rng.choice([-1, 1], len(out))
+    angles, zooms = (np.zeros(len(out)), 1 + change) if name == "scale" else (change, np.ones(len(out)))
+    centre = ((out.shape[2] - 1) / 2, (out.shape[1] - 1) / 2)
+    return np.stack([cv2.warpAffine(f, cv2.getRotationMatrix2D(centre, a, z), f.shape[::-1], flags=cv2.INTER_LINEAR,
+                                    borderMode=cv2.BORDER_REPLICATE) for f, a, z in zip(out, angles, zooms)])
 
 
 def feature_session(vision: Path):
@@ -126,11 +156,15 @@ def train_head(mlp, train: dict, val: dict, val_emotions: np.ndarray, epochs: in
                                                 pct_start=0.1)
 
     def predict(features: np.ndarray) -> np.ndarray:
+        """(N, F) features, or (V, N, F) for V views of each face: the head's evidence, averaged over the views as
+        the runtime does (ExplainerEngine.look)."""
         mlp.eval()
+        views = features if features.ndim == 3 else features[None]
         with torch.no_grad():
-            return mlp(torch.from_numpy(features)).view(len(features), -1, regions).numpy()
+            return np.mean([mlp(torch.from_numpy(v)).view(len(v), -1, regions).numpy() for v in views], axis=0)
 
-    history = [{"epoch": 0, "val_faithfulness": rule_faithfulness(predict(val["features"]), val["teacher"], val_emotions)}]
+    history = [{"epoch": 0, "val_faithfulness": rule_faithfulness(predict(val["view_features"]), val["teacher"],
+                                                                  val_emotions)}]
     best = (history[0]["val_faithfulness"], {k: v.clone() for k, v in mlp.state_dict().items()}, 0)
     for epoch in range(1, epochs + 1):
         mlp.train()
@@ -143,7 +177,7 @@ def train_head(mlp, train: dict, val: dict, val_emotions: np.ndarray, epochs: in
             loss.backward()
             opt.step()
             sched.step()
-        score = rule_faithfulness(predict(val["features"]), val["teacher"], val_emotions)
+        score = rule_faithfulness(predict(val["view_features"]), val["teacher"], val_emotions)
         history.append({"epoch": epoch, "val_faithfulness": score, "loss": loss.item()})
         print(f"epoch {epoch}: val faithfulness {score:.4f}", flush=True)
         if score > best[0]:
@@ -172,15 +206,15 @@ def main() -> int:
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--write", action="store_true", help="put the best epoch's head into the shipped vision graph")
-    parser.add_argument("--mirror-train", action="store_true",
-                        help="also train on the mirrored training faces, each with the teacher's evidence measured on "
-                             "the mirrored face itself (twice the teacher's time on train, once; cached)")
+    parser.add_argument("--augment", default="",
+                        help="comma-separated extra copies of the training faces, each scored by the teacher itself "
+                             f"(its time on train once more per copy; cached): {', '.join(AUGMENTATIONS)}")
     args = parser.parse_args()
 
     import torch
 
     from edgeaffect.explain.engine import normalize_faces
-    from edgeaffect.explain.rationale import ALIGNMENT_SHIFTS, occlusion_evidence, rule_faithfulness
+    from edgeaffect.explain.rationale import ALIGNMENT_SHIFTS, occlusion_evidence, shift_faces
     from edgeaffect.explain.runtime import fer_emotion_classifier, load_rationale_teacher
     from edgeaffect.fer import LABELS
     from edgeaffect.fer.data import load_fer_folder
@@ -188,6 +222,10 @@ def main() -> int:
     for split in ("train", "val"):
         if not (args.data / split).is_dir():
             raise SystemExit(f"{args.data / split} is missing: --data must hold train/<class>/ and val/<class>/")
+    augmentations = [a for a in args.augment.split(",") if a]
+    unknown = sorted(set(augmentations) - set(AUGMENTATIONS))
+    if unknown:
+        raise SystemExit(f"--augment {','.join(unknown)}: unknown; choose from {', '.join(AUGMENTATIONS)}")
     args.work.mkdir(parents=True, exist_ok=True)
     vision, config_path = OUT / "explain-vision.onnx", OUT / "config.json"
     config = json.loads(config_path.read_text())
@@ -204,26 +242,28 @@ def main() -> int:
         evidence = _cached(args.work / f"evidence_{split}.npz", teacher_key + image_key, lambda x=images: {
             "teacher": occlusion_evidence(teacher, x, progress=True, shifts=ALIGNMENT_SHIFTS)})
         sets[split] = {"images": images, "labels": labels, **feats, **evidence}
-        if split == "train" and args.mirror_train:
-            # The teacher's evidence is not mirror-symmetric (the card), so a mirrored face is a new example
-            # with its own measured target, not a relabelled copy.
-            mirrored = np.ascontiguousarray(images[:, :, ::-1])
-            key = hashlib.sha256(mirrored.tobytes()).hexdigest()[:16]
-            more = {**_cached(args.work / "features_train_mirror.npz", vision_key + key,
-                              lambda x=mirrored: region_features(vision, x)),
-                    **_cached(args.work / "evidence_train_mirror.npz", teacher_key + key, lambda x=mirrored: {
+        for name in augmentations if split == "train" else []:
+            copy = augmented(images, name)
+            key = hashlib.sha256(copy.tobytes()).hexdigest()[:16]
+            more = {**_cached(args.work / f"features_train_{name}.npz", vision_key + key,
+                              lambda x=copy: region_features(vision, x)),
+                    **_cached(args.work / f"evidence_train_{name}.npz", teacher_key + key, lambda x=copy: {
                         "teacher": occlusion_evidence(teacher, x, progress=True, shifts=ALIGNMENT_SHIFTS)})}
             sets[split] = {k: np.concatenate([v, more[k]]) if k in more else v for k, v in sets[split].items()}
     val = sets["val"]
+    # Selection scores the head as the runtime reads it (load_explainer's views="aligned"): averaged over the face
+    # and the teacher's shifted copies of it.
+    key = vision_key + hashlib.sha256(val["images"].tobytes()).hexdigest()[:16] + repr(ALIGNMENT_SHIFTS)
+    val["view_features"] = _cached(args.work / "features_val_views.npz", key, lambda: {"features": np.stack([
+        region_features(vision, shift_faces(val["images"], dy, dx))["features"] for dy, dx in ALIGNMENT_SHIFTS])})[
+        "features"]
     fer = fer_emotion_classifier(LABELS, "onnxruntime", None)
     val_emotions = np.argmax(fer(val["images"]), axis=1)
-    before = rule_faithfulness(val["evidence"], val["teacher"], val_emotions)
-    print(f"shipped head, val faithfulness to the aligned teacher: {before:.4f}")
-
     mlp = head_mlp(vision)
     best, history = train_head(mlp, sets["train"], val, val_emotions, args.epochs, args.lr, args.seed)
+    before = history[0]["val_faithfulness"]
     report = {"script": "export/retrain_explain_evidence.py", "shifts": [list(s) for s in ALIGNMENT_SHIFTS],
-              "epochs": args.epochs, "lr": args.lr, "seed": args.seed, "mirror_train": args.mirror_train,
+              "epochs": args.epochs, "lr": args.lr, "seed": args.seed, "augment": augmentations,
               "best_epoch": best["epoch"],
               "val_faithfulness_before": before, "val_faithfulness": best["val_faithfulness"], "history": history,
               "train_examples": len(sets["train"]["features"]), "val_faces": len(val["images"]),
@@ -241,7 +281,7 @@ def main() -> int:
         if report["parity_max_abs"] > 1e-4:
             raise SystemExit(f"the written graph differs from torch by {report['parity_max_abs']:.2e}")
         config["model"]["rationale_shifts"] = [list(s) for s in ALIGNMENT_SHIFTS]
-        config["evidence_head"] = {k: report[k] for k in ("script", "epochs", "lr", "seed", "mirror_train", "best_epoch",
+        config["evidence_head"] = {k: report[k] for k in ("script", "epochs", "lr", "seed", "augment", "best_epoch",
                                                          "val_faithfulness_before", "val_faithfulness")}
         config_path.write_text(json.dumps(config, indent=2) + "\n")
         report["written"] = True

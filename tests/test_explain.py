@@ -295,15 +295,21 @@ def test_export_parity_and_onnx_generation(rng, tmp_path, backbone):
     parity = export_explainer(model, tokenizer, tmp_path / "x")
     assert max(parity.values()) < 1e-4, parity
     faces = rng.integers(0, 256, (4, 48, 48)).astype(np.uint8)
-    want = torch_engine(model, tokenizer).explain_faces(faces, decode=DecodeConfig(max_new_tokens=10))
-    for backend in ("onnxruntime", "openvino"):
+    for backend, views in (("onnxruntime", "single"), ("onnxruntime", "aligned"), ("openvino", "aligned")):
         if backend == "openvino":
             pytest.importorskip("openvino", reason="OpenVINO not installed")
-        got = load_explainer(tmp_path / "x", backend=backend).explain_faces(faces, decode=DecodeConfig(max_new_tokens=10))
-        assert [g.text for g in got] == [w.text for w in want], backend
-        for g, w in zip(got, want):
-            assert g.region_weights == pytest.approx(w.region_weights, abs=1e-3)
-            assert np.allclose(g.vad, w.vad, atol=1e-4)
+        shifts = model.cfg.rationale_shifts if views == "aligned" else ((0, 0),)
+        want = torch_engine(model, tokenizer, view_shifts=shifts).explain_faces(faces, decode=DecodeConfig(max_new_tokens=10))
+        got = load_explainer(tmp_path / "x", backend=backend, views=views).explain_faces(
+            faces, decode=DecodeConfig(max_new_tokens=10))
+        assert [g.text for g in got] == [w.text for w in want], (backend, views)
+        seen = load_explainer(tmp_path / "x", backend=backend, views=views).look(faces)
+        expected = torch_engine(model, tokenizer, view_shifts=shifts).look(faces)
+        for key in ("evidence", "vad", "logits"):
+            np.testing.assert_allclose(seen[key], expected[key], rtol=0,
+                                       atol=1e-4 * max(1.0, float(np.abs(expected[key]).max())), err_msg=f"{key} {views}")
+        for g, w in zip(got, want):  # shares of the positive evidence (4 decimals): small sums magnify float noise
+            assert g.region_weights == pytest.approx(w.region_weights, abs=5e-3)
 
 
 @pytest.mark.slow
@@ -725,11 +731,56 @@ def test_evidence_head_retraining_script_reads_and_writes_the_vision_graph(tmp_p
         np.testing.assert_allclose(mlp(torch.from_numpy(features)).numpy().reshape(written.shape), written, atol=1e-4)
     assert not np.allclose(written, evidence, atol=1e-3)
 
-    sets = {split: {"features": rng.normal(size=(n, features.shape[1])).astype(np.float32),
-                    "teacher": rng.normal(size=(n, len(LABELS), len(REGIONS))).astype(np.float32)}
-            for split, n in (("train", 40), ("val", 9))}
-    best, history = retrain.train_head(retrain.head_mlp(vision), sets["train"], sets["val"],
-                                       rng.integers(0, len(LABELS), 9), epochs=2, lr=1e-3, seed=0, batch=16)
+    from edgeaffect.explain.rationale import rule_faithfulness
+
+    train = {"features": rng.normal(size=(40, features.shape[1])).astype(np.float32),
+             "teacher": rng.normal(size=(40, len(LABELS), len(REGIONS))).astype(np.float32)}
+    val = {"view_features": rng.normal(size=(3, 9, features.shape[1])).astype(np.float32),  # 3 views of 9 faces
+           "teacher": rng.normal(size=(9, len(LABELS), len(REGIONS))).astype(np.float32)}
+    emotions = rng.integers(0, len(LABELS), 9)
+    start = retrain.head_mlp(vision).eval()
+    with torch.no_grad():  # selection scores the head as the runtime reads it: averaged over the views
+        averaged = np.mean([start(torch.from_numpy(v)).numpy() for v in val["view_features"]], axis=0)
+    best, history = retrain.train_head(retrain.head_mlp(vision), train, val, emotions, epochs=2, lr=1e-3, seed=0,
+                                       batch=16)
+    assert history[0]["val_faithfulness"] == rule_faithfulness(averaged.reshape(val["teacher"].shape), val["teacher"],
+                                                               emotions)
     assert [h["epoch"] for h in history] == [0, 1, 2]
     assert best["val_faithfulness"] == max(h["val_faithfulness"] for h in history)
     assert history[best["epoch"]]["val_faithfulness"] == best["val_faithfulness"]
+
+
+def test_evidence_head_training_copies_are_mirrored_and_tilted_faces():
+    """export/retrain_explain_evidence.py --augment: seeded, reproducible copies; a rotated copy of a horizontal
+    line through the centre is tilted by the documented 5-10 degrees, and a scaled square zoomed by 5-10%,
+    either way."""
+    from conftest import PROJECT_ROOT
+
+    pytest.importorskip("cv2", reason="the augmentation rotates with OpenCV (pip install 'edgeaffect[vision]')")
+    sys.path.insert(0, str(PROJECT_ROOT / "export"))
+    import retrain_explain_evidence as retrain
+
+    faces = np.zeros((64, 48, 48), np.uint8)
+    faces[:, 23:25, :] = 255  # a horizontal bar through the centre
+    faces[:, :, :6] = 40  # dim left edge: tells mirrored from not
+    mirrored = retrain.augmented(faces, "mirror")
+    np.testing.assert_array_equal(mirrored, faces[:, :, ::-1])
+    for name in ("rotate", "mirror-rotate"):
+        tilted = retrain.augmented(faces, name)
+        assert tilted.shape == faces.shape and tilted.dtype == np.uint8
+        np.testing.assert_array_equal(tilted, retrain.augmented(faces, name))  # seeded
+        left, right = tilted[:, :, 8].argmax(axis=1), tilted[:, :, 39].argmax(axis=1)  # the bar's row 15 px out
+        rise = np.degrees(np.arctan2(np.abs(left.astype(float) - right), 31))
+        assert ((rise >= 3) & (rise <= 12)).all(), rise  # 5-10 degrees, to the pixel
+        assert (left > right).any() and (left < right).any()  # both ways
+        dim_side = 1 if name == "rotate" else 46  # away from the bar, the dim edge stays on its side
+        assert (np.abs(tilted[:, 30:40, dim_side].astype(int) - 40) <= 1).all()
+        assert (tilted[:, 30:40, 47 - dim_side] == 0).all()
+    square = np.zeros((64, 48, 48), np.uint8)
+    square[:, 9:39, 9:39] = 255  # 30 x 30 about the centre
+    zoomed = retrain.augmented(square, "scale")
+    ratio = (zoomed >= 128).sum(axis=(1, 2)) / (square >= 128).sum(axis=(1, 2))  # zoom squared, to a pixel an edge
+    assert ((ratio >= 0.75) & (ratio <= 1.3) & (np.abs(ratio - 1) >= 0.03)).all(), ratio  # 5-10% either way
+    assert (ratio > 1).any() and (ratio < 1).any()
+    with pytest.raises(ValueError, match="unknown augmentation"):
+        retrain.augmented(faces, "zoom")

@@ -261,8 +261,9 @@ class DecoderStep(nn.Module):
         return self.model.decode(embeds, past)
 
 
-def torch_engine(model: Explainer, tokenizer):
-    """An ExplainerEngine over the torch model (for training-time validation and tests)."""
+def torch_engine(model: Explainer, tokenizer, view_shifts=((0, 0),)):
+    """An ExplainerEngine over the torch model (for training-time validation and tests). `view_shifts`: as
+    ExplainerEngine's; training validation reads the face alone."""
     import numpy as np
 
     from .engine import ExplainerEngine
@@ -285,4 +286,4 @@ def torch_engine(model: Explainer, tokenizer):
         with torch.inference_mode():
             return model.decode(torch.from_numpy(np.ascontiguousarray(embeds, dtype=np.float32)))[2].numpy()
 
-    return ExplainerEngine(model.cfg, tokenizer, numpy_params(model), vision, step, hidden)
+    return ExplainerEngine(model.cfg, tokenizer, numpy_params(model), vision, step, hidden, view_shifts=view_shifts)

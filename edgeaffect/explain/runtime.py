@@ -65,7 +65,9 @@ def _openvino_function(path: Path, threads: Optional[int]) -> Callable:
     from ..backends.openvino_backend import reshaped_to_batch_one
 
     core = ov.Core()
-    config = {"INFERENCE_NUM_THREADS": threads} if threads else {}
+    # f32 as the graphs are (the INT8 decoder's weights are INT8, its activations f32): without the hint OpenVINO
+    # runs bf16 on CPUs with AVX-512-BF16 or AMX, which named other regions than ONNX Runtime on some val faces
+    config = {"INFERENCE_PRECISION_HINT": "f32", **({"INFERENCE_NUM_THREADS": threads} if threads else {})}
     model = core.read_model(str(path))
     compiled = core.compile_model(model, "CPU", config)
     outputs = [o.get_any_name() for o in compiled.outputs]
@@ -117,8 +119,8 @@ def load_explainer(folder: Optional[str | Path] = None, backend: str = "onnxrunt
     emotions_from: which classifier names the emotion that the sentence explains.
     "fer": the shipped `fer` model (same backend, its best precision), so an
     app that runs both sees one emotion per face, and the explainer's
-    accuracy is fer's (67.0% vs 62.6% on FER2013 val; faithfulness 0.831 vs
-    0.834: the evidence head is then read for an emotion its own backbone did
+    accuracy is fer's (67.0% vs 62.6% on FER2013 val; faithfulness 0.869 vs
+    0.867: the evidence head is then read for an emotion its own backbone did
     not pick on about a quarter of the faces; the card has the numbers).
     "explainer": its own emotion head (the rationale teacher's classifier).
     "auto" (default): "fer" for the shipped explainer, "explainer" for one
@@ -128,11 +130,11 @@ def load_explainer(folder: Optional[str | Path] = None, backend: str = "onnxrunt
     teacher averages over (config.json's rationale_shifts: for the shipped
     explainer the face and its shifts by one and two pixels along each axis,
     9 views in one batched vision call), the head's evidence averaged over
-    them: on FER2013 val, faithfulness 0.846 with the face alone, 0.855
-    with the 9 views (+0.9 points, 95% paired-bootstrap interval +0.2 to
-    +1.6), for 1.9x the time per face (15.7 vs 8.4 ms with ONNX Runtime on
-    2 EPYC cores; the card). "single": the face alone. Or explicit (dy, dx)
-    shifts, (0, 0) among them.
+    them: on FER2013 val, faithfulness 0.857 with the face alone, 0.869
+    with the 9 views (+1.2 points, 95% paired-bootstrap interval +0.5 to
+    +1.9), for about twice the time per face (14.2 vs 7.4 ms with ONNX
+    Runtime on 2 EPYC cores; the card). "single": the face alone. Or
+    explicit (dy, dx) shifts, (0, 0) among them.
     """
     if isinstance(views, str) and views not in VIEWS:
         raise ValueError(f"views={views!r} must be one of {VIEWS} or a sequence of (dy, dx) shifts")
