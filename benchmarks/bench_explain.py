@@ -86,7 +86,7 @@ def main() -> int:
                "example_text": produced.text}
     md = (f"# Explainer latency per face ({TOKENS} new tokens, batch 1, {args.threads} threads)\n\n"
           f"Machine: {facts.get('cpu', '?')}, {facts.get('cores', '?')} cores. Median of {args.rounds} interleaved rounds. "
-          f"Speed-up relative to the same decoder without a KV cache.\n\n"
+          f"Speed-up relative to the default pipeline (its views) without its KV cache.\n\n"
           + markdown_table(["pipeline", "ms per face", "vs no-cache"], rows)
           + f"\n\nTarget: < 50 ms per face. The timed runs decode exactly {TOKENS} tokens (no stop at <eos>); "
             f"the sentence for this (random) face, stopping at <eos>: \"{produced.text}\"\n")

@@ -616,7 +616,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(its own head), auto (default: fer for the shipped explainer)")
     p.add_argument("--views", choices=("aligned", "single"), default="aligned",
                    help="the evidence head reads the face and the shifted copies its teacher averages over (aligned, "
-                        "default: 9 views in one batch, more faithful) or the face alone (single: about half the time)")
+                        "default: 9 views in one batch for the shipped explainer, more faithful) or the face alone (single: "
+                        "about half the time)")
     p.add_argument("--max-tokens", type=positive(int), default=30, help="tokens generated after the emotion at most")
     p.add_argument("--backend", default="onnxruntime", help="onnxruntime or openvino")
     p.add_argument("--precision", default="fp32", help="fp32, or int8 (the decoder's weights)")
@@ -641,7 +642,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="explain: who names the emotion (fer, explainer, or auto: fer for the shipped explainer)")
     p.add_argument("--views", choices=("aligned", "single"), default="aligned",
                    help="explain: the evidence head reads the face and the shifted copies its teacher averages over (aligned, "
-                        "default: 9 views in one batch, more faithful) or the face alone (single: about half the time)")
+                        "default: 9 views in one batch for the shipped explainer, more faithful) or the face alone (single: "
+                        "about half the time)")
     p.set_defaults(func=_cmd_eval)
     return parser
 

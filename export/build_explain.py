@@ -247,7 +247,7 @@ def card(report: dict, scores: dict, compare: dict, int8_kept: dict, latency, no
                      f"{retrained['seed']}" + (f", on the training faces and copies of them scored by the teacher itself: "
                                                f"{', '.join(retrained['augment'])}" if retrained.get("augment") else "")
                      + f"; best epoch {retrained['best_epoch']} by the val faithfulness of the sentence rule on "
-                     f"the head's output{' averaged over the views' if 'augment' in retrained else ''}: "
+                     f"the head's output{' averaged over the views' if retrained.get('selection_views', 1) > 1 else ''}: "
                      f"{retrained['val_faithfulness_before']:.3f} -> {retrained['val_faithfulness']:.3f}); the "
                      "backbone, the other heads and the decoder are the run's.")
     views_step = ""
@@ -255,7 +255,7 @@ def card(report: dict, scores: dict, compare: dict, int8_kept: dict, latency, no
         views_step = (f"- Views at run time: the evidence head reads the face and the {len(shifts) - 1} shifted copies its teacher "
                       "averages over, in one batched vision call, and its evidence is averaged over them "
                       "(`load_explainer(views=\"aligned\")`, the default; `views=\"single\"` / `--views single` reads "
-                      "the face alone, about half the time per face: the table's last row).\n")
+                      "the face alone, about half the time per face: the face-alone rows of the scores and latency tables).\n")
     retrain_cmd = ""
     if retrained:
         flags = f"--epochs {retrained['epochs']} " if retrained["epochs"] != 30 else ""

@@ -264,6 +264,7 @@ def main() -> int:
     before = history[0]["val_faithfulness"]
     report = {"script": "export/retrain_explain_evidence.py", "shifts": [list(s) for s in ALIGNMENT_SHIFTS],
               "epochs": args.epochs, "lr": args.lr, "seed": args.seed, "augment": augmentations,
+              "selection_views": len(ALIGNMENT_SHIFTS),
               "best_epoch": best["epoch"],
               "val_faithfulness_before": before, "val_faithfulness": best["val_faithfulness"], "history": history,
               "train_examples": len(sets["train"]["features"]), "val_faces": len(val["images"]),
@@ -281,7 +282,7 @@ def main() -> int:
         if report["parity_max_abs"] > 1e-4:
             raise SystemExit(f"the written graph differs from torch by {report['parity_max_abs']:.2e}")
         config["model"]["rationale_shifts"] = [list(s) for s in ALIGNMENT_SHIFTS]
-        config["evidence_head"] = {k: report[k] for k in ("script", "epochs", "lr", "seed", "augment", "best_epoch",
+        config["evidence_head"] = {k: report[k] for k in ("script", "epochs", "lr", "seed", "augment", "selection_views", "best_epoch",
                                                          "val_faithfulness_before", "val_faithfulness")}
         config_path.write_text(json.dumps(config, indent=2) + "\n")
         report["written"] = True

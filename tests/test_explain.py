@@ -209,7 +209,7 @@ def test_faithfulness_counts_the_teachers_top_k():
 
 # --- model, decoding, export -----------------------------------------------------------------------
 
-def _tiny_model(seed: int = 0, regions: int = 4, backbone: str = "swin"):
+def _tiny_model(seed: int = 0, regions: int = 4, backbone: str = "swin", rationale_shifts=((0, 0),)):
     from edgeaffect.explain.config import ExplainerConfig
     from edgeaffect.explain.model import Explainer
     from edgeaffect.explain.train import teacher_sentences
@@ -217,7 +217,7 @@ def _tiny_model(seed: int = 0, regions: int = 4, backbone: str = "swin"):
     torch.manual_seed(seed)
     tokenizer = BPETokenizer.train(teacher_sentences(), vocab_size=320)
     cfg = ExplainerConfig(emotions=LABELS, vocab_size=tokenizer.vocab_size, regions=regions, d=32, layers=2, heads=2,
-                          ff=64, backbone=backbone)
+                          ff=64, backbone=backbone, rationale_shifts=tuple(rationale_shifts))
     model = Explainer(cfg).eval()
     with torch.no_grad():  # a sharper random model: its greedy choices are not near-ties
         model.token_embed.weight.mul_(20)
@@ -291,8 +291,11 @@ def test_export_parity_and_onnx_generation(rng, tmp_path, backbone):
     from edgeaffect.explain.model import torch_engine
     from edgeaffect.explain.runtime import load_explainer
 
-    model, tokenizer = _tiny_model(int(rng.integers(1000)), backbone=backbone)
+    # the views "aligned" reads: the face, then its shifts (the face not first: the order must not matter)
+    model, tokenizer = _tiny_model(int(rng.integers(1000)), backbone=backbone,
+                                   rationale_shifts=((0, 1), (0, 0), (-2, 0)))
     parity = export_explainer(model, tokenizer, tmp_path / "x")
+    assert load_explainer(tmp_path / "x").view_shifts == ((0, 1), (0, 0), (-2, 0))
     assert max(parity.values()) < 1e-4, parity
     faces = rng.integers(0, 256, (4, 48, 48)).astype(np.uint8)
     for backend, views in (("onnxruntime", "single"), ("onnxruntime", "aligned"), ("openvino", "aligned")):
@@ -657,7 +660,7 @@ def test_explain_cli_errors(tmp_path):
     assert bad_out.returncode == 2 and "must end in one of" in bad_out.stderr and "Traceback" not in bad_out.stderr
     bad_views = subprocess.run([sys.executable, "-m", "edgeaffect", "explain", str(face), "--views", "nine"],
                                capture_output=True, text=True, cwd=OUTSIDE_SOURCE)
-    assert bad_views.returncode == 2 and "--views" in bad_views.stderr and "'single'" in bad_views.stderr
+    assert bad_views.returncode == 2 and "--views" in bad_views.stderr and "single" in bad_views.stderr
 
 
 def test_a_whole_non_square_image_is_cut_to_its_centred_square_never_stretched(rng):

@@ -72,6 +72,8 @@ def normalize_faces(faces: np.ndarray) -> np.ndarray:
 
 def check_view_shifts(shifts: Sequence[Sequence[int]]) -> tuple[tuple[int, int], ...]:
     """(dy, dx) pixel shifts of the face for ExplainerEngine.look: the unshifted face among them, no repeats."""
+    if any(len(s) != 2 or any(int(v) != v for v in s) for s in shifts):
+        raise ValueError(f"view_shifts must be (dy, dx) pairs of whole pixels; got {shifts}")
     out = tuple(tuple(int(v) for v in s) for s in shifts)
     if any(len(s) != 2 for s in out) or (0, 0) not in out or len(set(out)) != len(out):
         raise ValueError(f"view_shifts must be distinct (dy, dx) pairs including (0, 0), the face itself; got {shifts}")
@@ -151,7 +153,7 @@ class ExplainerEngine:
                       decode: DecodeConfig = GREEDY) -> list[Explanation]:
         """uint8 (N, 48, 48) faces -> one Explanation each. `emotions` (indices)
         overrides the emotion to explain (default: the predicted one)."""
-        if not len(normalize_faces(faces)):
+        if not len(normalize_faces(faces)):  # checks shape and dtype too, before any work
             return []
         out = self.look(faces)
         probs = self.emotion_probabilities(np.asarray(faces), out)

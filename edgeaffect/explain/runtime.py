@@ -132,7 +132,7 @@ def load_explainer(folder: Optional[str | Path] = None, backend: str = "onnxrunt
     9 views in one batched vision call), the head's evidence averaged over
     them: on FER2013 val, faithfulness 0.857 with the face alone, 0.869
     with the 9 views (+1.2 points, 95% paired-bootstrap interval +0.5 to
-    +1.9), for about twice the time per face (14.2 vs 7.4 ms with ONNX
+    +1.9), for about twice the time per face (13.8 vs 7.4 ms with ONNX
     Runtime on 2 EPYC cores; the card). "single": the face alone. Or
     explicit (dy, dx) shifts, (0, 0) among them.
     """
