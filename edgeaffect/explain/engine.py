@@ -75,7 +75,7 @@ def check_view_shifts(shifts: Sequence[Sequence[int]]) -> tuple[tuple[int, int],
     if any(len(s) != 2 or any(int(v) != v for v in s) for s in shifts):
         raise ValueError(f"view_shifts must be (dy, dx) pairs of whole pixels; got {shifts}")
     out = tuple(tuple(int(v) for v in s) for s in shifts)
-    if any(len(s) != 2 for s in out) or (0, 0) not in out or len(set(out)) != len(out):
+    if (0, 0) not in out or len(set(out)) != len(out):
         raise ValueError(f"view_shifts must be distinct (dy, dx) pairs including (0, 0), the face itself; got {shifts}")
     if any(abs(v) >= 24 for s in out for v in s):
         raise ValueError(f"view_shifts of {shifts} pixels would move most of a 48x48 face out of the crop")
@@ -153,10 +153,12 @@ class ExplainerEngine:
                       decode: DecodeConfig = GREEDY) -> list[Explanation]:
         """uint8 (N, 48, 48) faces -> one Explanation each. `emotions` (indices)
         overrides the emotion to explain (default: the predicted one)."""
-        if not len(normalize_faces(faces)):  # checks shape and dtype too, before any work
+        faces = np.asarray(faces)
+        if not len(faces):
+            normalize_faces(faces)  # its shape and dtype checks hold for an empty batch too
             return []
         out = self.look(faces)
-        probs = self.emotion_probabilities(np.asarray(faces), out)
+        probs = self.emotion_probabilities(faces, out)
         named = np.argmax(probs, axis=1) if emotions is None else np.asarray(emotions, dtype=np.int64)
         texts = self.generate(out, named, decode)
         results = []

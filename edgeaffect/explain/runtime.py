@@ -72,15 +72,19 @@ def _openvino_function(path: Path, threads: Optional[int]) -> Callable:
     compiled = core.compile_model(model, "CPU", config)
     outputs = [o.get_any_name() for o in compiled.outputs]
     request = compiled.create_infer_request()
-    # One face at a time is the common call: a copy compiled for batch 1 (the vision graph; the decoder's
-    # past length is dynamic, so it has none). See edgeaffect/backends/openvino_backend.py.
+    # One face at a time is a common call: a copy compiled for batch 1 (the vision graph; the decoder's past
+    # length is dynamic, so it has none; see edgeaffect/backends/openvino_backend.py). Compiled at the first such
+    # call: with the default views (load_explainer's views="aligned") the vision graph never sees a batch of 1.
     one = reshaped_to_batch_one(model.clone())
-    compiled_one = core.compile_model(one, "CPU", config) if one is not None else None
-    request_one = compiled_one.create_infer_request() if compiled_one is not None else None
+    batch_one = {}
 
     def run(*arrays):
-        single = request_one is not None and len(arrays) == 1 and len(arrays[0]) == 1
-        chosen, which = (request_one, compiled_one) if single else (request, compiled)
+        chosen, which = request, compiled
+        if one is not None and len(arrays) == 1 and len(arrays[0]) == 1:
+            if not batch_one:
+                batch_one["compiled"] = core.compile_model(one, "CPU", config)
+                batch_one["request"] = batch_one["compiled"].create_infer_request()
+            chosen, which = batch_one["request"], batch_one["compiled"]
         result = chosen.infer(list(arrays))
         return {name: np.array(result[which.outputs[i]]) for i, name in enumerate(outputs)}
 
