@@ -214,13 +214,13 @@ def _cmd_eval_explain(args: argparse.Namespace) -> int:
                              backend="onnxruntime" if args.backend == "auto" else args.backend,
                              precision="fp32" if args.precision == "auto" else args.precision, threads=args.threads,
                              limit=args.limit, decode=DecodeConfig(beams=args.beams), progress=not args.json,
-                             emotions_from=args.emotions_from, views=args.views)
+                             emotions_from=args.emotions_from, evidence=args.evidence, views=args.views)
     if args.json:
         print(json.dumps(result))
         return 0
     print(f"explain on {result['data']} ({result['n']} faces): backend {result['backend']}, precision "
           f"{result['precision']}, beams {result['beams']}, emotion from {result['emotions_from']}, "
-          f"{result['views']} view{'s' if result['views'] > 1 else ''} per face")
+          f"{result['evidence']} evidence, {result['views']} view{'s' if result['views'] > 1 else ''} per face")
     for key in ("accuracy", "faithfulness", "bleu4", "rouge_l", "cider", "exact_regions", "top_region",
                 "retrieval_recall_at_1"):
         if key in result:
@@ -237,7 +237,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         check_output_path(args.out, video=False)
     engine = load_explainer(None if args.model == "explain" else args.model, backend=args.backend,
                             precision=args.precision, threads=args.threads, emotions_from=args.emotions_from,
-                            views=args.views)
+                            evidence=args.evidence, views=args.views)
     frame = read_image(args.image)
     decode = DecodeConfig(max_new_tokens=args.max_tokens, beams=args.beams)
     whole = args.crop
@@ -614,10 +614,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--emotions-from", choices=("auto", "fer", "explainer"), default="auto",
                    help="who names the emotion the sentence explains: fer (the shipped fer model, so both agree), explainer "
                         "(its own head), auto (default: fer for the shipped explainer)")
-    p.add_argument("--views", choices=("aligned", "single"), default="aligned",
-                   help="the evidence head reads the face and the shifted copies its teacher averages over (aligned, "
-                        "default: 9 views in one batch for the shipped explainer, more faithful) or the face alone (single: "
-                        "about half the time)")
+    p.add_argument("--evidence", choices=("auto", "measured", "predicted"), default="auto",
+                   help="where the sentence's region evidence comes from: measured (the face with each region hidden, "
+                        "5 passes in one batch: the rationale teacher's occlusion), predicted (the distilled evidence "
+                        "head), auto (default: measured for the shipped explainer)")
+    p.add_argument("--views", choices=("aligned", "single"), default=None,
+                   help="read the evidence from the face alone (single) or averaged over it and the shifted copies its "
+                        "teacher averages over (aligned: 9 views for the shipped explainer); default: single for "
+                        "measured evidence, aligned for predicted")
     p.add_argument("--max-tokens", type=positive(int), default=30, help="tokens generated after the emotion at most")
     p.add_argument("--backend", default="onnxruntime", help="onnxruntime or openvino")
     p.add_argument("--precision", default="fp32", help="fp32, or int8 (the decoder's weights)")
@@ -640,10 +644,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--beams", type=positive(int), default=1, help="explain: beam width (1: greedy)")
     p.add_argument("--emotions-from", choices=("auto", "fer", "explainer"), default="auto",
                    help="explain: who names the emotion (fer, explainer, or auto: fer for the shipped explainer)")
-    p.add_argument("--views", choices=("aligned", "single"), default="aligned",
-                   help="explain: the evidence head reads the face and the shifted copies its teacher averages over (aligned, "
-                        "default: 9 views in one batch for the shipped explainer, more faithful) or the face alone (single: "
-                        "about half the time)")
+    p.add_argument("--evidence", choices=("auto", "measured", "predicted"), default="auto",
+                   help="explain: where the sentence's region evidence comes from: measured (the face with each region hidden, "
+                        "5 passes in one batch: the rationale teacher's occlusion), predicted (the distilled evidence "
+                        "head), auto (default: measured for the shipped explainer)")
+    p.add_argument("--views", choices=("aligned", "single"), default=None,
+                   help="explain: read the evidence from the face alone (single) or averaged over it and the shifted copies its "
+                        "teacher averages over (aligned: 9 views for the shipped explainer); default: single for "
+                        "measured evidence, aligned for predicted")
     p.set_defaults(func=_cmd_eval)
     return parser
 

@@ -40,7 +40,10 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "edgeaffect" / "models" / "artifacts" / "explain"
 NOTES = Path(__file__).resolve().parent / "explain_card_notes.md"
 OWN_HEAD = "onnxruntime fp32, greedy, emotion from its own head"
-FACE_ALONE = "onnxruntime fp32, greedy, the face alone (views=\"single\")"
+# the distilled evidence head instead of the measured evidence (load_explainer's evidence="predicted")
+PREDICTED = "onnxruntime fp32, greedy, predicted evidence (9 views)"
+FACE_ALONE = "onnxruntime fp32, greedy, predicted evidence, the face alone"
+PREDICTED_OWN_HEAD = "onnxruntime fp32, greedy, predicted evidence (9 views), emotion from its own head"
 KEYS = ("accuracy", "faithfulness", "exact_regions", "top_region", "bleu4", "rouge_l", "cider", "retrieval_recall_at_1")
 
 
@@ -136,11 +139,14 @@ def score_graphs(images, labels) -> dict:
             ("openvino int8 decoder, greedy", "openvino", "int8", 1, "fer"),
             ("onnxruntime fp32, beam 3", "onnxruntime", "fp32", 3, "fer"),
             (OWN_HEAD, "onnxruntime", "fp32", 1, "explainer"),
-            (FACE_ALONE, "onnxruntime", "fp32", 1, "fer")):
+            (PREDICTED, "onnxruntime", "fp32", 1, "fer"),
+            (FACE_ALONE, "onnxruntime", "fp32", 1, "fer"),
+            (PREDICTED_OWN_HEAD, "onnxruntime", "fp32", 1, "explainer")):
         if not (OUT / DECODER_FILES[(backend, precision)]).exists():
             continue
         engine = load_explainer(OUT, backend=backend, precision=precision, threads=2, decoder_threads=2,
-                                emotions_from=source, views="single" if name == FACE_ALONE else "aligned")
+                                emotions_from=source, evidence="predicted" if "predicted" in name else "measured",
+                                views="single" if name == FACE_ALONE else None)
         scores[name] = evaluate_engine(engine, data, decode=DecodeConfig(beams=beams), progress=True)
         print(name, json.dumps({k: round(v, 4) for k, v in scores[name].items() if isinstance(v, float)}), flush=True)
     return scores
@@ -199,7 +205,9 @@ def card(report: dict, scores: dict, compare: dict, int8_kept: dict, latency, no
     if len(shifts) > 1:
         variants_note = ("\nThe shipped row is scored against the aligned teacher; the other rows (trained before it) "
                          "against plain occlusion of their own teachers.\n")
-    cmp_rows = "\n".join([_row(this, scores.get(OWN_HEAD, scores["onnxruntime fp32, greedy"]))] +
+    # training variants compare what each run learned: the evidence head's prediction, its own emotion head
+    own_predicted = scores.get(PREDICTED_OWN_HEAD, scores.get(OWN_HEAD, scores["onnxruntime fp32, greedy"]))
+    cmp_rows = "\n".join([_row(this, own_predicted)] +
                          [_row(f"{name} ({c['vision']} {c.get('backbone', 'swin')}, epoch {c['epoch']})", c["val"])
                           for name, c in compare.items()])
     lat = ""
@@ -250,12 +258,19 @@ def card(report: dict, scores: dict, compare: dict, int8_kept: dict, latency, no
                      f"the head's output{' averaged over the views' if retrained.get('selection_views', 1) > 1 else ''}: "
                      f"{retrained['val_faithfulness_before']:.3f} -> {retrained['val_faithfulness']:.3f}); the "
                      "backbone, the other heads and the decoder are the run's.")
-    views_step = ""
+    regions = shipped["model"].get("regions", 4)
+    views_step = (f"- Evidence at run time: by default the explainer *measures* it (`load_explainer(evidence=\"measured\")`, "
+                  f"`--evidence measured`): the face and {regions} copies of it, each with one region hidden, go through "
+                  f"the vision graph in one batch ({regions + 1} passes), and a region's evidence is the drop in the "
+                  "emotion head's log-probability, the teacher's own measurement on the face alone (the backbone and "
+                  "emotion head are the teacher's). The decoder phrases that evidence. The distilled evidence head "
+                  "predicts it instead (`evidence=\"predicted\"`, `--evidence predicted`): the 'predicted evidence' "
+                  "rows of the scores and latency tables")
     if len(shifts) > 1:
-        views_step = (f"- Views at run time: the evidence head reads the face and the {len(shifts) - 1} shifted copies its teacher "
-                      "averages over, in one batched vision call, and its evidence is averaged over them "
-                      "(`load_explainer(views=\"aligned\")`, the default; `views=\"single\"` / `--views single` reads "
-                      "the face alone, about half the time per face: the face-alone rows of the scores and latency tables).\n")
+        views_step += (f", read from the face and the {len(shifts) - 1} shifted copies its teacher averages over, "
+                       "averaged, in one batched vision call (`views=\"aligned\"`, its default), or from the face alone "
+                       "(`views=\"single\"`)")
+    views_step += ".\n"
     retrain_cmd = ""
     if retrained:
         flags = f"--epochs {retrained['epochs']} " if retrained["epochs"] != 30 else ""
@@ -290,8 +305,11 @@ emotion's log-probability.{alignment} The sentence names the strongest region, a
 second when it carries at least half as much, with a fixed cue phrase per
 (emotion, region) grounded in FACS action units (edgeaffect/explain/vocabulary.py),
 e.g. "Happy: the raised corners of the mouth and the lifted cheeks carry most
-of the evidence." The student learns to say in one pass and a short decode
-what the teacher measures with {passes} passes.
+of the evidence." The student learns to phrase in a short decode what the
+teacher measures with {passes} passes. Its evidence head learns to predict
+that evidence in one pass; by default, though, the explainer measures the
+evidence on the face alone ({regions + 1} passes), which names the teacher's regions
+more often than the head does (the scores below).
 
 A sentence is therefore a statement about *the teacher's* evidence, which
 is only as good as a {teacher_acc:.1%}-accurate classifier's use of the face; it is not

@@ -298,16 +298,20 @@ def test_export_parity_and_onnx_generation(rng, tmp_path, backbone):
     assert load_explainer(tmp_path / "x").view_shifts == ((0, 1), (0, 0), (-2, 0))
     assert max(parity.values()) < 1e-4, parity
     faces = rng.integers(0, 256, (4, 48, 48)).astype(np.uint8)
-    for backend, views in (("onnxruntime", "single"), ("onnxruntime", "aligned"), ("openvino", "aligned")):
+    assert load_explainer(tmp_path / "x").evidence_source == "predicted"  # not the shipped explainer: its head
+    cases = [("onnxruntime", "single", "predicted"), ("onnxruntime", "aligned", "predicted"),
+             ("openvino", "aligned", "predicted")] + ([("onnxruntime", "aligned", "measured")] if model.cfg.regions else [])
+    for backend, views, source in cases:
         if backend == "openvino":
             pytest.importorskip("openvino", reason="OpenVINO not installed")
         shifts = model.cfg.rationale_shifts if views == "aligned" else ((0, 0),)
-        want = torch_engine(model, tokenizer, view_shifts=shifts).explain_faces(faces, decode=DecodeConfig(max_new_tokens=10))
-        got = load_explainer(tmp_path / "x", backend=backend, views=views).explain_faces(
+        want = torch_engine(model, tokenizer, view_shifts=shifts, evidence_source=source).explain_faces(
             faces, decode=DecodeConfig(max_new_tokens=10))
-        assert [g.text for g in got] == [w.text for w in want], (backend, views)
-        seen = load_explainer(tmp_path / "x", backend=backend, views=views).look(faces)
-        expected = torch_engine(model, tokenizer, view_shifts=shifts).look(faces)
+        got = load_explainer(tmp_path / "x", backend=backend, views=views, evidence=source).explain_faces(
+            faces, decode=DecodeConfig(max_new_tokens=10))
+        assert [g.text for g in got] == [w.text for w in want], (backend, views, source)
+        seen = load_explainer(tmp_path / "x", backend=backend, views=views, evidence=source).look(faces)
+        expected = torch_engine(model, tokenizer, view_shifts=shifts, evidence_source=source).look(faces)
         for key in ("evidence", "vad", "logits"):
             np.testing.assert_allclose(seen[key], expected[key], rtol=0,
                                        atol=1e-4 * max(1.0, float(np.abs(expected[key]).max())), err_msg=f"{key} {views}")
@@ -561,7 +565,8 @@ def test_aligned_views_average_the_evidence_over_the_teachers_shifted_faces(rng)
 
     _shipped()
     faces = rng.integers(0, 256, (5, 48, 48)).astype(np.uint8)  # 5 faces x 9 views: one batch of 45
-    aligned, single = load_explainer(threads=1), load_explainer(threads=1, views="single")
+    aligned = load_explainer(threads=1, evidence="predicted")
+    single = load_explainer(threads=1, evidence="predicted", views="single")
     assert aligned.view_shifts == aligned.spec.rationale_shifts and len(aligned.view_shifts) == 9
     assert single.view_shifts == ((0, 0),)
     seen = aligned.look(faces)
@@ -577,7 +582,7 @@ def test_aligned_views_average_the_evidence_over_the_teachers_shifted_faces(rng)
     for i, e in enumerate(said):  # the evidence a user gets is the averaged one
         want = evidence_weights(seen["evidence"][i, LABELS.index(e.emotion)])
         assert e.region_weights == pytest.approx(want, abs=1e-4)
-    explicit = load_explainer(threads=1, views=[(0, 0), (0, 1)])
+    explicit = load_explainer(threads=1, evidence="predicted", views=[(0, 0), (0, 1)])
     np.testing.assert_allclose(explicit.look(faces[:2])["evidence"], (views[0]["evidence"][:2].astype(np.float64) +
                                views[1]["evidence"][:2]) / 2, rtol=0, atol=1e-5 * max(1.0, np.abs(expected).max()))
     with pytest.raises(ValueError, match="must be one of"):
@@ -585,6 +590,40 @@ def test_aligned_views_average_the_evidence_over_the_teachers_shifted_faces(rng)
     for bad in ([(0, 1), (1, 0)], [(0, 0), (0, 0)], [(0, 0), (0, 30)], [(0, 0, 1)]):
         with pytest.raises(ValueError, match="view_shifts"):
             load_explainer(views=bad)
+
+
+def test_measured_evidence_is_the_rationale_teachers_occlusion(rng):
+    from dataclasses import replace
+
+    from edgeaffect.explain.engine import ExplainerEngine
+    from edgeaffect.explain.rationale import evidence_weights
+    from edgeaffect.explain.runtime import load_explainer, load_rationale_teacher
+
+    folder = _shipped()
+    faces = rng.integers(0, 256, (7, 48, 48)).astype(np.uint8)  # 7 faces x 5 passes: one batch of 35
+    measured = load_explainer(threads=1)
+    assert measured.evidence_source == "measured" and measured.view_shifts == ((0, 0),)
+    teacher = load_rationale_teacher(folder, threads=1)
+    seen = measured.look(faces)
+    # float64 log-softmax of float32 logits on both sides; the graphs differ (the vision graph carries the heads)
+    want = occlusion_evidence(teacher, faces).astype(np.float64)
+    np.testing.assert_allclose(seen["evidence"], want, rtol=0, atol=1e-4 * max(1.0, np.abs(want).max()))
+    plain = load_explainer(threads=1, evidence="predicted", views="single").look(faces)
+    assert np.abs(plain["evidence"] - seen["evidence"]).max() > 1e-2  # the head's prediction is another thing
+    for key, value in plain.items():  # the rest is the face's own, unoccluded
+        if key != "evidence":
+            np.testing.assert_allclose(seen[key], value, rtol=0, atol=1e-5 * max(1.0, np.abs(value).max()))
+    aligned = load_explainer(threads=1, views="aligned")  # measured over the teacher's 9 shifts: the teacher itself
+    want = occlusion_evidence(teacher, faces[:3], shifts=ALIGNMENT_SHIFTS).astype(np.float64)
+    np.testing.assert_allclose(aligned.look(faces[:3])["evidence"], want, rtol=0, atol=1e-4 * max(1.0, np.abs(want).max()))
+    said = measured.explain_faces(faces, decode=DecodeConfig(max_new_tokens=4))
+    for i, e in enumerate(said):  # the weights a user gets are the measured ones
+        assert e.region_weights == pytest.approx(evidence_weights(seen["evidence"][i, LABELS.index(e.emotion)]), abs=1e-4)
+    with pytest.raises(ValueError, match="must be one of"):
+        load_explainer(evidence="guessed")
+    with pytest.raises(ValueError, match="region evidence"):
+        ExplainerEngine(replace(measured.spec, regions=0), measured.tokenizer, measured.params, measured.vision, measured.step,
+                        evidence_source="measured")
 
 
 @pytest.mark.data
@@ -613,7 +652,9 @@ def test_faithfulness_on_real_val_faces_matches_an_independent_count():
         else:
             hits += int(set(said) == set(np.argsort(-ev[c], kind="stable")[: len(said)].tolist()))
     assert result["faithfulness"] == pytest.approx(hits / len(images))
-    assert result["views"] == len(explainer.view_shifts) == 9  # both read the teacher's shifted copies of each face
+    # by default the shipped explainer measures its evidence on the face alone; the teacher averages 9 shifts
+    assert result["evidence"] == explainer.evidence_source == "measured"
+    assert result["views"] == len(explainer.view_shifts) == 1
     assert result["accuracy"] == pytest.approx(np.mean([LABELS.index(e.emotion) == y for e, y in zip(explanations, labels)]))
     for key in ("bleu4", "rouge_l", "cider", "retrieval_recall_at_1"):
         assert 0 <= result[key] <= (10 if key == "cider" else 1)
@@ -661,6 +702,9 @@ def test_explain_cli_errors(tmp_path):
     bad_views = subprocess.run([sys.executable, "-m", "edgeaffect", "explain", str(face), "--views", "nine"],
                                capture_output=True, text=True, cwd=OUTSIDE_SOURCE)
     assert bad_views.returncode == 2 and "--views" in bad_views.stderr and "single" in bad_views.stderr
+    bad_evidence = subprocess.run([sys.executable, "-m", "edgeaffect", "explain", str(face), "--evidence", "guessed"],
+                                  capture_output=True, text=True, cwd=OUTSIDE_SOURCE)
+    assert bad_evidence.returncode == 2 and "--evidence" in bad_evidence.stderr and "measured" in bad_evidence.stderr
 
 
 def test_a_whole_non_square_image_is_cut_to_its_centred_square_never_stretched(rng):

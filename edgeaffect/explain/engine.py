@@ -21,7 +21,7 @@ import numpy as np
 
 from .decoding import GREEDY, DecodeConfig, beam_search, greedy
 from .config import ExplainerConfig
-from .rationale import NO_SHIFT, evidence_weights, shift_faces
+from .rationale import NO_SHIFT, evidence_weights, log_softmax, occlude, shift_faces
 from .tokenizer import BPETokenizer, BOS
 from .vocabulary import REGION_NAMES, named_regions, prompt, vad_of
 
@@ -29,6 +29,10 @@ PIXEL_MEAN, PIXEL_STD = 0.5, 0.25  # the FER backbone's input: (x / 255 - mean) 
 # Vision outputs that ExplainerEngine.look averages over shifted views of a face: the region evidence (what the
 # sentence follows; averaging the prefix tokens as well changed no score on FER2013 val).
 AVERAGED_OVER_VIEWS = ("evidence",)
+# Where the region evidence comes from (ExplainerEngine's evidence_source): "predicted", the evidence head's output
+# (one pass per view); "measured", the occlusion evidence of the explainer's own emotion head, measured as the
+# rationale teacher measures it (R + 1 passes per view, one batch).
+EVIDENCE_SOURCES = ("predicted", "measured")
 
 
 @dataclass(frozen=True)
@@ -92,9 +96,15 @@ class ExplainerEngine:
                  vision: Callable[[np.ndarray], dict], step: Callable,
                  hidden: Optional[Callable[[np.ndarray], np.ndarray]] = None,
                  emotion_classifier: Optional[Callable[[np.ndarray], np.ndarray]] = None,
-                 view_shifts: Sequence[Sequence[int]] = NO_SHIFT):
+                 view_shifts: Sequence[Sequence[int]] = NO_SHIFT, evidence_source: str = "predicted"):
         self.spec, self.tokenizer, self.params = spec, tokenizer, params
         self.view_shifts = check_view_shifts(view_shifts)
+        if evidence_source not in EVIDENCE_SOURCES:
+            raise ValueError(f"evidence_source={evidence_source!r} must be one of {EVIDENCE_SOURCES}")
+        if evidence_source == "measured" and not spec.regions:
+            raise ValueError("measured evidence needs an explainer with region evidence (config regions > 0); "
+                             "this one was trained without regions: use evidence_source='predicted'")
+        self.evidence_source = evidence_source
         self.vision, self.step, self.hidden = vision, step, hidden
         # uint8 (N, 48, 48) faces -> (N, C) probabilities over spec.emotions: the classifier that names the
         # emotion (runtime.load_explainer's emotions_from); None: the explainer's own emotion head
@@ -108,7 +118,11 @@ class ExplainerEngine:
         the rest (the emotion head's logits, VAD, image embedding) are the unshifted face's."""
         faces = np.asarray(faces)
         x = normalize_faces(faces)
-        if len(self.view_shifts) == 1 or not len(x):
+        if not len(x):
+            return self.vision(x)
+        if self.evidence_source == "measured":
+            return self.measure(faces)
+        if len(self.view_shifts) == 1:
             return self.vision(x)
         views = np.concatenate([x] + [normalize_faces(shift_faces(faces, dy, dx))
                                       for dy, dx in self.view_shifts if (dy, dx) != (0, 0)])
@@ -116,6 +130,21 @@ class ExplainerEngine:
         n, v = len(x), len(self.view_shifts)
         return {k: (a.reshape(v, n, *a.shape[1:]).mean(axis=0, dtype=np.float64).astype(a.dtype)
                     if k in AVERAGED_OVER_VIEWS else a[:n]) for k, a in out.items()}
+
+    def measure(self, faces: np.ndarray) -> dict:
+        """The vision outputs with measured evidence: each view of the faces and its copies with one region
+        hidden (rationale.occlude) go through the vision graph in one batch, and evidence[c, r] is how much hiding
+        r lowers the emotion head's log-probability of c, averaged over the views: the rationale teacher's
+        measurement (rationale.occlusion_evidence) when the emotion head is its classifier, as in the shipped
+        explainer. The other outputs are the unshifted, unoccluded faces'."""
+        n, shifts = len(faces), sorted(self.view_shifts, key=lambda s: s != (0, 0))  # the face itself first
+        blocks = [occlude(shift_faces(faces, dy, dx)) for dy, dx in shifts]  # each (R + 1, N, S, S)
+        out = self.vision(np.concatenate([normalize_faces(b.reshape(-1, *b.shape[2:])) for b in blocks]))
+        logp = log_softmax(out["logits"]).reshape(len(shifts), -1, n, out["logits"].shape[-1])  # (V, R + 1, N, C)
+        evidence = (logp[:, :1] - logp[:, 1:]).mean(axis=0).transpose(1, 2, 0)  # (N, C, R)
+        result = {k: a[:n] for k, a in out.items()}
+        result["evidence"] = evidence.astype(np.float32)
+        return result
 
     def emotion_probabilities(self, faces: np.ndarray, vision_out: dict) -> np.ndarray:
         """(N, C) float64: the emotion classifier's probabilities, or the explainer's own head's."""

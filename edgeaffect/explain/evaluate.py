@@ -65,13 +65,13 @@ def evaluate_engine(engine: ExplainerEngine, data: ExplanationSet, decode: Decod
 def evaluate_folder(data: str, model: Optional[str] = None, teacher: Optional[str] = None, backend: str = "onnxruntime",
                     precision: str = "fp32", threads: Optional[int] = None, limit: Optional[int] = None,
                     decode: DecodeConfig = GREEDY, progress: bool = True, emotions_from: str = "auto",
-                    views: str = "aligned") -> dict:
+                    evidence: str = "auto", views: Optional[str] = None) -> dict:
     """`edgeaffect eval explain --data DIR`: faces in class folders (angry, disgust,
     ..., as ../shared/data/fer2013/val) or a FER2013 CSV; the rationale teacher
     (the model folder's rationale-teacher.onnx, or `teacher`: a .pt/.onnx FER
     teacher) supplies the evidence that faithfulness and the text scores use.
-    `emotions_from`: who names the emotion, `views`: which copies of each face the evidence head looks at
-    (both as runtime.load_explainer)."""
+    `emotions_from`: who names the emotion, `evidence`: measured or predicted region evidence, `views`: which
+    copies of each face it is read from (all as runtime.load_explainer)."""
     from pathlib import Path
 
     from ..fer import LABELS
@@ -85,7 +85,7 @@ def evaluate_folder(data: str, model: Optional[str] = None, teacher: Optional[st
     images, labels = load_fer_csv(path, limit=limit) if path.suffix == ".csv" else load_fer_folder(path, limit=limit)
     # batches of 256 faces: the decoder's steps are big enough here for threads to pay
     engine = load_explainer(model, backend=backend, precision=precision, threads=threads, decoder_threads=threads,
-                            emotions_from=emotions_from, views=views)
+                            emotions_from=emotions_from, evidence=evidence, views=views)
     if tuple(engine.spec.emotions) != tuple(LABELS) or not engine.spec.regions:
         raise ValueError("eval explain scores face explainers over the FER2013 emotions with region evidence; "
                          f"this model explains {engine.spec.emotions}")
@@ -101,4 +101,5 @@ def evaluate_folder(data: str, model: Optional[str] = None, teacher: Optional[st
     result = evaluate_engine(engine, ExplanationSet(images, labels, LABELS, evidence=evidence), decode=decode,
                              progress=progress)
     return {"model": str(engine.folder), "data": str(path), "backend": backend, "precision": precision,
-            "beams": decode.beams, "emotions_from": engine.emotions_from, "views": len(engine.view_shifts), **result}
+            "beams": decode.beams, "emotions_from": engine.emotions_from, "evidence": engine.evidence_source,
+            "views": len(engine.view_shifts), **result}

@@ -261,9 +261,9 @@ class DecoderStep(nn.Module):
         return self.model.decode(embeds, past)
 
 
-def torch_engine(model: Explainer, tokenizer, view_shifts=((0, 0),)):
-    """An ExplainerEngine over the torch model (for training-time validation and tests). `view_shifts`: as
-    ExplainerEngine's; training validation reads the face alone."""
+def torch_engine(model: Explainer, tokenizer, view_shifts=((0, 0),), evidence_source: str = "predicted"):
+    """An ExplainerEngine over the torch model (for training-time validation and tests). `view_shifts` and
+    `evidence_source`: as ExplainerEngine's; training validation reads the head's evidence on the face alone."""
     import numpy as np
 
     from .engine import ExplainerEngine
@@ -286,4 +286,5 @@ def torch_engine(model: Explainer, tokenizer, view_shifts=((0, 0),)):
         with torch.inference_mode():
             return model.decode(torch.from_numpy(np.ascontiguousarray(embeds, dtype=np.float32)))[2].numpy()
 
-    return ExplainerEngine(model.cfg, tokenizer, numpy_params(model), vision, step, hidden, view_shifts=view_shifts)
+    return ExplainerEngine(model.cfg, tokenizer, numpy_params(model), vision, step, hidden, view_shifts=view_shifts,
+                           evidence_source=evidence_source)

@@ -85,7 +85,8 @@ def occlude(faces: np.ndarray) -> np.ndarray:
     return out
 
 
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """float64 log-probabilities of (..., C) logits."""
     z = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)
     return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
 
@@ -115,7 +116,7 @@ def occlusion_evidence(classifier: Classifier, faces: np.ndarray, batch_size: in
             block = occlude(shift_faces(faces[start:start + batch_size], dy, dx))  # (R + 1, n, S, S)
             r1, n = block.shape[:2]
             x = block.reshape(r1 * n, 1, *block.shape[2:]).astype(np.float32) / 255.0
-            logp = _log_softmax(np.asarray(classifier(x))).reshape(r1, n, -1)
+            logp = log_softmax(np.asarray(classifier(x))).reshape(r1, n, -1)
             total = total + (logp[0][:, :, None] - logp[1:].transpose(1, 2, 0))
         chunks.append((total / len(shifts)).astype(np.float32))
     return np.concatenate(chunks)

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..fer import LABELS as FER_LABELS
 from .config import ExplainerConfig
-from .engine import ExplainerEngine
+from .engine import EVIDENCE_SOURCES, ExplainerEngine
 from .rationale import NO_SHIFT
 from .tokenizer import BPETokenizer
 
@@ -92,6 +92,7 @@ def _openvino_function(path: Path, threads: Optional[int]) -> Callable:
 
 
 EMOTION_SOURCES = ("auto", "fer", "explainer")
+EVIDENCE_CHOICES = ("auto",) + EVIDENCE_SOURCES
 
 
 def fer_emotion_classifier(emotions, backend: str, threads: Optional[int]) -> Callable[[np.ndarray], np.ndarray]:
@@ -109,7 +110,8 @@ def fer_emotion_classifier(emotions, backend: str, threads: Optional[int]) -> Ca
 
 def load_explainer(folder: Optional[str | Path] = None, backend: str = "onnxruntime", precision: str = "fp32",
                    threads: Optional[int] = None, decoder_threads: Optional[int] = 1,
-                   emotions_from: str = "auto", views: str | Sequence[Sequence[int]] = "aligned") -> ExplainerEngine:
+                   emotions_from: str = "auto", evidence: str = "auto",
+                   views: Optional[str | Sequence[Sequence[int]]] = None) -> ExplainerEngine:
     """The explainer in `folder` (default: the shipped `explain` model).
 
     backend: onnxruntime or openvino; precision: fp32, or int8 (the decoder's
@@ -123,25 +125,40 @@ def load_explainer(folder: Optional[str | Path] = None, backend: str = "onnxrunt
     emotions_from: which classifier names the emotion that the sentence explains.
     "fer": the shipped `fer` model (same backend, its best precision), so an
     app that runs both sees one emotion per face, and the explainer's
-    accuracy is fer's (67.0% vs 62.6% on FER2013 val; faithfulness 0.869 vs
-    0.867: the evidence head is then read for an emotion its own backbone did
-    not pick on about a quarter of the faces; the card has the numbers).
+    accuracy is fer's (67.0% vs 62.6% on FER2013 val; faithfulness 0.933 vs
+    0.935 with measured evidence, 0.869 vs 0.867 with predicted: the evidence
+    is then for an emotion its own backbone did not pick on about a quarter
+    of the faces; the card has the numbers).
     "explainer": its own emotion head (the rationale teacher's classifier).
     "auto" (default): "fer" for the shipped explainer, "explainer" for one
     given by `folder` (trained on other data or another teacher).
-    views: which copies of each face the evidence head looks at.
-    "aligned" (default): the face and the shifted copies its rationale
-    teacher averages over (config.json's rationale_shifts: for the shipped
-    explainer the face and its shifts by one and two pixels along each axis,
-    9 views in one batched vision call), the head's evidence averaged over
-    them: on FER2013 val, faithfulness 0.857 with the face alone, 0.869
-    with the 9 views (+1.2 points, 95% paired-bootstrap interval +0.5 to
-    +1.9), for about twice the time per face (13.8 vs 7.4 ms with ONNX
-    Runtime on 2 EPYC cores; the card). "single": the face alone. Or
-    explicit (dy, dx) shifts, (0, 0) among them.
+    evidence: where the region evidence behind the sentence comes from.
+    "measured": the face and one copy per region with that region hidden go
+    through the vision graph in one batch (5 passes), and the evidence is how
+    much hiding each region lowers the emotion head's log-probability: the
+    rationale teacher's own measurement, on the face alone instead of its
+    9 alignment shifts (the shipped explainer's emotion head is the
+    teacher's classifier, so this is the teacher's plain occlusion).
+    "predicted": the distilled evidence head's output, one pass per view.
+    "auto" (default): "measured" for the shipped explainer, "predicted" for
+    one given by `folder` (its emotion head need not be its teacher's).
+    On FER2013 val (the card): faithfulness 0.933 measured vs 0.869
+    predicted (9 views) and 0.857 predicted from the face alone; 12.1, 19.2
+    and 12.1 ms per face (ONNX Runtime fp32, 2 EPYC cores, interleaved in
+    benchmarks/bench_explain.py; one at a time the face alone is fastest).
+    views: which copies of each face the evidence is read from, averaged.
+    "single": the face alone; "aligned": the face and the shifted copies its
+    rationale teacher averages over (config.json's rationale_shifts: for the
+    shipped explainer the face and its shifts by one and two pixels along
+    each axis, 9 views in one batched vision call); or explicit (dy, dx)
+    shifts, (0, 0) among them. None (default): "single" for measured
+    evidence (aligned would be the teacher itself, 45 passes), "aligned"
+    for predicted (0.869 vs 0.857 for the face alone, about twice the time).
     """
     if isinstance(views, str) and views not in VIEWS:
         raise ValueError(f"views={views!r} must be one of {VIEWS} or a sequence of (dy, dx) shifts")
+    if evidence not in EVIDENCE_CHOICES:
+        raise ValueError(f"evidence={evidence!r} must be one of {EVIDENCE_CHOICES}")
     if emotions_from not in EMOTION_SOURCES:
         raise ValueError(f"emotions_from={emotions_from!r} must be one of {EMOTION_SOURCES}")
     shipped = folder is None or Path(folder).resolve() == default_folder().resolve()
@@ -184,10 +201,14 @@ def load_explainer(folder: Optional[str | Path] = None, backend: str = "onnxrunt
     classifier = None
     if emotions_from == "fer" or (emotions_from == "auto" and shipped and sorted(cfg.emotions) == sorted(FER_LABELS)):
         classifier = fer_emotion_classifier(cfg.emotions, backend, threads)
+    if evidence == "auto":
+        evidence = "measured" if shipped else "predicted"
+    if views is None:
+        views = "single" if evidence == "measured" else "aligned"
     view_shifts = {"aligned": cfg.rationale_shifts, "single": NO_SHIFT}.get(views, views) if isinstance(views, str) \
         else views
     engine = ExplainerEngine(cfg, tokenizer, params, vision, step, hidden, emotion_classifier=classifier,
-                             view_shifts=view_shifts)
+                             view_shifts=view_shifts, evidence_source=evidence)
     engine.emotions_from = "fer" if classifier is not None else "explainer"
     engine.backend, engine.precision, engine.folder = backend, precision, folder
     return engine
