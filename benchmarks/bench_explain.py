@@ -67,7 +67,8 @@ def main() -> int:
 
     # the default evidence (measured, for the shipped explainer) and the alternatives, the same pipeline otherwise
     others = [load_explainer(args.model, threads=args.threads, evidence=source, views=views)
-              for source, views in (("predicted", "aligned"), ("predicted", "single"), ("measured", "single"))]
+              for source, views in (("predicted", "aligned"), ("predicted", "single"), ("measured", "single"))
+              if source == "predicted" or base.spec.regions]  # measuring needs region evidence
     others = [e for e in others if (e.evidence_source, e.view_shifts) != (base.evidence_source, base.view_shifts)]
     for engine in others:
         cases[f"onnxruntime fp32, KV cache, {evidence_label(engine)}"] = lambda e=engine: e.explain_faces(face, decode=fixed)

@@ -324,7 +324,7 @@ a statement of what a person feels.
   The scores below are on that same val split: selection data, not held-out data.
 - Emotion: by default the shipped `fer` model names the emotion the sentence explains (`load_explainer(...,
   emotions_from="fer")`; its best precision on the same backend), so an app that runs both sees one emotion per
-  face and the explainer's accuracy is fer's; the evidence head is then read for fer's emotion, which the
+  face and the explainer's accuracy is fer's; the evidence is then measured (or predicted) for fer's emotion, which the
   backbone did not pick on some faces. The explainer's own emotion head (`emotions_from="explainer"`,
   `--emotions-from explainer`): {emotion_note} Both are in the table below.
 - Text scores compare the student's sentence with the teacher's sentence for the emotion the student

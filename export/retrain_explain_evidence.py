@@ -18,7 +18,7 @@ run's checkpoint: a fresh checkout can run it.
    strongest region, every emotion), AdamW, one-cycle; the epoch with the
    best val faithfulness is kept, scored as at run time: the emotion named
    by `fer`, the head's evidence averaged over the face and the teacher's
-   shifted copies of it (load_explainer's views="aligned").
+   shifted copies of it (load_explainer(evidence="predicted"), whose views default to "aligned").
    --augment mirror,rotate,mirror-rotate adds copies of the training faces
    (`augmented`), each scored by the teacher itself.
 4. With --write, puts the MLP into explain-vision.onnx (same initializer
@@ -251,7 +251,7 @@ def main() -> int:
                         "teacher": occlusion_evidence(teacher, x, progress=True, shifts=ALIGNMENT_SHIFTS)})}
             sets[split] = {k: np.concatenate([v, more[k]]) if k in more else v for k, v in sets[split].items()}
     val = sets["val"]
-    # Selection scores the head as the runtime reads it (load_explainer's views="aligned"): averaged over the face
+    # Selection scores the head as the runtime reads it (evidence="predicted", views="aligned"): averaged over the face
     # and the teacher's shifted copies of it.
     key = vision_key + hashlib.sha256(val["images"].tobytes()).hexdigest()[:16] + repr(ALIGNMENT_SHIFTS)
     val["view_features"] = _cached(args.work / "features_val_views.npz", key, lambda: {"features": np.stack([

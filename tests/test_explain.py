@@ -298,9 +298,20 @@ def test_export_parity_and_onnx_generation(rng, tmp_path, backbone):
     assert load_explainer(tmp_path / "x").view_shifts == ((0, 1), (0, 0), (-2, 0))
     assert max(parity.values()) < 1e-4, parity
     faces = rng.integers(0, 256, (4, 48, 48)).astype(np.uint8)
-    assert load_explainer(tmp_path / "x").evidence_source == "predicted"  # not the shipped explainer: its head
+    # no rationale teacher exported beside it, so "auto" reads the evidence head; a teacher that is not its emotion
+    # head would not change that
+    assert "default_evidence" not in json.loads((tmp_path / "x" / "config.json").read_text())
+    assert load_explainer(tmp_path / "x").evidence_source == "predicted"
+    if backbone == "convnet" and (_shipped_folder() / "rationale-teacher.onnx").exists():
+        import shutil
+
+        from edgeaffect.explain.export import emotion_head_is_teacher
+
+        shutil.copy(_shipped_folder() / "rationale-teacher.onnx", tmp_path / "x")
+        assert not emotion_head_is_teacher(tmp_path / "x")
     cases = [("onnxruntime", "single", "predicted"), ("onnxruntime", "aligned", "predicted"),
-             ("openvino", "aligned", "predicted")] + ([("onnxruntime", "aligned", "measured")] if model.cfg.regions else [])
+             ("openvino", "aligned", "predicted")] + ([("onnxruntime", "aligned", "measured"),
+                                                       ("openvino", "single", "measured")] if model.cfg.regions else [])
     for backend, views, source in cases:
         if backend == "openvino":
             pytest.importorskip("openvino", reason="OpenVINO not installed")
@@ -314,7 +325,8 @@ def test_export_parity_and_onnx_generation(rng, tmp_path, backbone):
         expected = torch_engine(model, tokenizer, view_shifts=shifts, evidence_source=source).look(faces)
         for key in ("evidence", "vad", "logits"):
             np.testing.assert_allclose(seen[key], expected[key], rtol=0,
-                                       atol=1e-4 * max(1.0, float(np.abs(expected[key]).max())), err_msg=f"{key} {views}")
+                                       atol=1e-4 * max(1.0, float(np.abs(expected[key]).max())),
+                                       err_msg=f"{key} {views} {source}")
         for g, w in zip(got, want):  # shares of the positive evidence (4 decimals): small sums magnify float noise
             assert g.region_weights == pytest.approx(w.region_weights, abs=5e-3)
 
@@ -530,12 +542,16 @@ def test_csv_errors(tmp_path):
 
 # --- the shipped model on real faces -----------------------------------------------------------------
 
-def _shipped():
+def _shipped_folder():
     from edgeaffect.explain.runtime import default_folder
 
-    if not (default_folder() / "config.json").exists():
-        pytest.skip("this build has no shipped explain model")
     return default_folder()
+
+
+def _shipped():
+    if not (_shipped_folder() / "config.json").exists():
+        pytest.skip("this build has no shipped explain model")
+    return _shipped_folder()
 
 
 def test_the_shipped_explainer_names_the_fer_models_emotion_by_default(rng):
@@ -599,9 +615,14 @@ def test_measured_evidence_is_the_rationale_teachers_occlusion(rng):
     from edgeaffect.explain.rationale import evidence_weights
     from edgeaffect.explain.runtime import load_explainer, load_rationale_teacher
 
+    from edgeaffect.explain.export import emotion_head_is_teacher
+
     folder = _shipped()
     faces = rng.integers(0, 256, (7, 48, 48)).astype(np.uint8)  # 7 faces x 5 passes: one batch of 35
     measured = load_explainer(threads=1)
+    # the export found the vision graph's emotion head to be the teacher's classifier, so "auto" measures
+    assert json.loads((folder / "config.json").read_text())["default_evidence"] == "measured"
+    assert emotion_head_is_teacher(folder)
     assert measured.evidence_source == "measured" and measured.view_shifts == ((0, 0),)
     teacher = load_rationale_teacher(folder, threads=1)
     seen = measured.look(faces)
@@ -613,6 +634,13 @@ def test_measured_evidence_is_the_rationale_teachers_occlusion(rng):
     for key, value in plain.items():  # the rest is the face's own, unoccluded
         if key != "evidence":
             np.testing.assert_allclose(seen[key], value, rtol=0, atol=1e-5 * max(1.0, np.abs(value).max()))
+    shifted_first = load_explainer(threads=1, views=[(0, 1), (0, 0)])  # the face's own outputs, wherever it is
+    got = shifted_first.look(faces)
+    want = occlusion_evidence(teacher, faces, shifts=[(0, 1), (0, 0)]).astype(np.float64)
+    np.testing.assert_allclose(got["evidence"], want, rtol=0, atol=1e-4 * max(1.0, np.abs(want).max()))
+    for key, value in plain.items():
+        if key != "evidence":
+            np.testing.assert_allclose(got[key], value, rtol=0, atol=1e-5 * max(1.0, np.abs(value).max()), err_msg=key)
     aligned = load_explainer(threads=1, views="aligned")  # measured over the teacher's 9 shifts: the teacher itself
     want = occlusion_evidence(teacher, faces[:3], shifts=ALIGNMENT_SHIFTS).astype(np.float64)
     np.testing.assert_allclose(aligned.look(faces[:3])["evidence"], want, rtol=0, atol=1e-4 * max(1.0, np.abs(want).max()))

@@ -113,6 +113,17 @@ def test_load_by_path_and_typed_results(tiny):
     assert result.top_labels()[0] == first.label
 
 
+def test_onnxruntime_threads_can_be_told_not_to_spin(tiny):
+    raw, _ = tiny_model.make_images(3, seed=4)
+    with edgeaffect.load(tiny.onnx_fp32, backend="onnxruntime") as default, \
+            edgeaffect.load(tiny.onnx_fp32, backend="onnxruntime", allow_spinning=False) as quiet:
+        options = quiet.backend.session.get_session_options()
+        assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+        with pytest.raises(Exception, match="allow_spinning"):  # ONNX Runtime's default (spinning) sets no entry
+            default.backend.session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning")
+        np.testing.assert_array_equal(quiet.predict(raw).probabilities, default.predict(raw).probabilities)
+
+
 def test_runtime_never_imports_torch(tiny):
     code = (f"import sys, numpy as np, edgeaffect; m = edgeaffect.load(r'{tiny.onnx_int8}', backend='onnxruntime'); "
             "m.predict(np.zeros((2, 16, 16), np.uint8)); print('torch' in sys.modules)")

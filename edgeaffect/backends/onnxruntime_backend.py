@@ -53,6 +53,10 @@ class OnnxRuntimeBackend(Backend):
         if level not in GRAPH_LEVELS:
             raise ValueError(f"graph_optimization={level!r} must be one of {sorted(GRAPH_LEVELS)}")
         options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, GRAPH_LEVELS[level])
+        if not request.options.get("allow_spinning", True):
+            # idle pool threads otherwise spin for a while after each run, on the cores the next model in a
+            # pipeline needs (the explainer calls fer, then its own graphs; benchmarks/bench_explain.py)
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         providers = request.options.get("providers")
         if providers is None:
             providers = ["CPUExecutionProvider"]

@@ -33,6 +33,7 @@ AVERAGED_OVER_VIEWS = ("evidence",)
 # (one pass per view); "measured", the occlusion evidence of the explainer's own emotion head, measured as the
 # rationale teacher measures it (R + 1 passes per view, one batch).
 EVIDENCE_SOURCES = ("predicted", "measured")
+MEASURE_BATCH = 2560  # images per vision call at most when measuring (the teacher's chunk: 512 faces x 5 passes)
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class Explanation:
     probabilities: dict[str, float]
     text: str
     regions: list[str]  # the regions the sentence names, strongest first
-    region_weights: dict[str, float]  # the evidence head's share per region (empty without regions)
+    region_weights: dict[str, float]  # each region's share of the positive evidence (empty without regions)
     vad: tuple[float, float, float]  # predicted valence, arousal, dominance in [0, 1]
     extra: dict = field(default_factory=dict)
 
@@ -103,7 +104,8 @@ class ExplainerEngine:
             raise ValueError(f"evidence_source={evidence_source!r} must be one of {EVIDENCE_SOURCES}")
         if evidence_source == "measured" and not spec.regions:
             raise ValueError("measured evidence needs an explainer with region evidence (config regions > 0); "
-                             "this one was trained without regions: use evidence_source='predicted'")
+                             "this one was trained without regions: use load_explainer(evidence=\"predicted\") "
+                             "or --evidence predicted")
         self.evidence_source = evidence_source
         self.vision, self.step, self.hidden = vision, step, hidden
         # uint8 (N, 48, 48) faces -> (N, C) probabilities over spec.emotions: the classifier that names the
@@ -112,10 +114,11 @@ class ExplainerEngine:
         self.vad_table = vad_of(spec.emotions, spec.extra_vad)
 
     def look(self, faces: np.ndarray) -> dict:
-        """The vision outputs for uint8 (N, 48, 48) faces. With view_shifts beyond the face itself, the faces
-        and their shifted copies go through the vision graph in one batch, and the outputs in AVERAGED_OVER_VIEWS
-        are averaged over the views, the way the rationale teacher averages its occlusion over alignment shifts;
-        the rest (the emotion head's logits, VAD, image embedding) are the unshifted face's."""
+        """The vision outputs for uint8 (N, 48, 48) faces. Measured evidence (evidence_source): see measure().
+        Predicted: with view_shifts beyond the face itself, the faces and their shifted copies go through the
+        vision graph in one batch, and the outputs in AVERAGED_OVER_VIEWS are averaged over the views, the way
+        the rationale teacher averages its occlusion over alignment shifts; the rest (the emotion head's logits,
+        VAD, image embedding) are the unshifted face's."""
         faces = np.asarray(faces)
         x = normalize_faces(faces)
         if not len(x):
@@ -137,12 +140,21 @@ class ExplainerEngine:
         r lowers the emotion head's log-probability of c, averaged over the views: the rationale teacher's
         measurement (rationale.occlusion_evidence) when the emotion head is its classifier, as in the shipped
         explainer. The other outputs are the unshifted, unoccluded faces'."""
+        faces = np.asarray(faces)
+        normalize_faces(faces)  # its checks first
+        per_face = len(self.view_shifts) * (self.spec.regions + 1)
+        step = max(1, MEASURE_BATCH // per_face)
+        if len(faces) > step:  # bounded vision batches: 256 faces x 9 views x 5 passes would be 11,520 images
+            parts = [self.measure(faces[i:i + step]) for i in range(0, len(faces), step)]
+            return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         n, shifts = len(faces), sorted(self.view_shifts, key=lambda s: s != (0, 0))  # the face itself first
         blocks = [occlude(shift_faces(faces, dy, dx)) for dy, dx in shifts]  # each (R + 1, N, S, S)
+        if len(blocks[0]) != self.spec.regions + 1:
+            raise ValueError(f"this explainer has {self.spec.regions} regions, the region boxes {len(blocks[0]) - 1}")
         out = self.vision(np.concatenate([normalize_faces(b.reshape(-1, *b.shape[2:])) for b in blocks]))
-        logp = log_softmax(out["logits"]).reshape(len(shifts), -1, n, out["logits"].shape[-1])  # (V, R + 1, N, C)
+        logp = log_softmax(out["logits"]).reshape(len(shifts), self.spec.regions + 1, n, -1)  # (V, R + 1, N, C)
         evidence = (logp[:, :1] - logp[:, 1:]).mean(axis=0).transpose(1, 2, 0)  # (N, C, R)
-        result = {k: a[:n] for k, a in out.items()}
+        result = {k: a[:n] for k, a in out.items()}  # view 0 (unshifted), copy 0 (nothing hidden)
         result["evidence"] = evidence.astype(np.float32)
         return result
 

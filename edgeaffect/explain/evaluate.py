@@ -9,7 +9,7 @@ emotion; whether the emotion is right is `accuracy`.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -65,7 +65,7 @@ def evaluate_engine(engine: ExplainerEngine, data: ExplanationSet, decode: Decod
 def evaluate_folder(data: str, model: Optional[str] = None, teacher: Optional[str] = None, backend: str = "onnxruntime",
                     precision: str = "fp32", threads: Optional[int] = None, limit: Optional[int] = None,
                     decode: DecodeConfig = GREEDY, progress: bool = True, emotions_from: str = "auto",
-                    evidence: str = "auto", views: Optional[str] = None) -> dict:
+                    evidence: str = "auto", views: Optional[str | Sequence[Sequence[int]]] = None) -> dict:
     """`edgeaffect eval explain --data DIR`: faces in class folders (angry, disgust,
     ..., as ../shared/data/fer2013/val) or a FER2013 CSV; the rationale teacher
     (the model folder's rationale-teacher.onnx, or `teacher`: a .pt/.onnx FER
@@ -97,8 +97,8 @@ def evaluate_folder(data: str, model: Optional[str] = None, teacher: Optional[st
         classify = load_rationale_teacher(model, threads=threads)
         if classify is None:
             raise FileNotFoundError("the model folder has no rationale-teacher.onnx: give --teacher (a FER teacher .pt or .onnx)")
-    evidence = occlusion_evidence(classify, images, progress=progress, shifts=engine.spec.rationale_shifts)
-    result = evaluate_engine(engine, ExplanationSet(images, labels, LABELS, evidence=evidence), decode=decode,
+    teacher_evidence = occlusion_evidence(classify, images, progress=progress, shifts=engine.spec.rationale_shifts)
+    result = evaluate_engine(engine, ExplanationSet(images, labels, LABELS, evidence=teacher_evidence), decode=decode,
                              progress=progress)
     return {"model": str(engine.folder), "data": str(path), "backend": backend, "precision": precision,
             "beams": decode.beams, "emotions_from": engine.emotions_from, "evidence": engine.evidence_source,

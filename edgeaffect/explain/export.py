@@ -85,8 +85,6 @@ def export_explainer(model: Explainer, tokenizer, out: str | Path, teacher: Opti
                     if include_vision or not k.startswith("vision.")}, str(out / "explain.safetensors"))
         (out / "explain.safetensors").chmod(0o644)  # safetensors writes 0600; a package file must be readable by all
     tokenizer.save(out / "tokenizer.json")
-    (out / "config.json").write_text(json.dumps({"format": 1, "model": cfg.as_dict(), "vision_outputs": vision_out},
-                                                indent=2))
     if int8:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -96,7 +94,31 @@ def export_explainer(model: Explainer, tokenizer, out: str | Path, teacher: Opti
         export_openvino_int8_decoder(out / "explain-decoder.onnx", out / OPENVINO_INT8_DECODER)
     if teacher is not None:
         export_teacher(teacher, out / "rationale-teacher.onnx")
+    meta = {"format": 1, "model": cfg.as_dict(), "vision_outputs": vision_out}
+    if cfg.regions and emotion_head_is_teacher(out):
+        meta["default_evidence"] = "measured"  # load_explainer(evidence="auto"): measuring it is the teacher's measure
+    (out / "config.json").write_text(json.dumps(meta, indent=2))
     return parity(model, out, check_faces)
+
+
+def emotion_head_is_teacher(folder: Path, faces: int = 16, tolerance: float = 1e-4) -> bool:
+    """Whether the vision graph's logits are rationale-teacher.onnx's on random faces (within `tolerance`,
+    relative to their size): then the occlusion of the explainer's own emotion head (load_explainer's
+    evidence="measured") is the rationale teacher's (a frozen convnet teacher backbone)."""
+    import onnxruntime as ort
+
+    if not (folder / "rationale-teacher.onnx").exists():
+        return False
+    x = np.random.default_rng(1).integers(0, 256, (faces, 48, 48)).astype(np.float32)
+    x = ((x / 255.0 - 0.5) / 0.25)[:, None].astype(np.float32)
+    logits = []
+    for name in ("explain-vision.onnx", "rationale-teacher.onnx"):
+        session = ort.InferenceSession(str(folder / name), providers=["CPUExecutionProvider"])
+        out = dict(zip([o.name for o in session.get_outputs()], session.run(None, {session.get_inputs()[0].name: x})))
+        logits.append(out["logits"])
+    if logits[0].shape != logits[1].shape:
+        return False
+    return bool(np.abs(logits[0] - logits[1]).max() <= tolerance * max(1.0, float(np.abs(logits[1]).max())))
 
 
 def export_openvino_int8_decoder(onnx_path: Path, xml_path: Path) -> None:

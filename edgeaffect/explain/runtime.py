@@ -74,7 +74,8 @@ def _openvino_function(path: Path, threads: Optional[int]) -> Callable:
     request = compiled.create_infer_request()
     # One face at a time is a common call: a copy compiled for batch 1 (the vision graph; the decoder's past
     # length is dynamic, so it has none; see edgeaffect/backends/openvino_backend.py). Compiled at the first such
-    # call: with the default views (load_explainer's views="aligned") the vision graph never sees a batch of 1.
+    # call: measured evidence sends at least 5 images per face and predicted evidence with views="aligned" 9, so
+    # only evidence="predicted", views="single" calls the vision graph with one face.
     one = reshaped_to_batch_one(model.clone())
     batch_one = {}
 
@@ -100,7 +101,9 @@ def fer_emotion_classifier(emotions, backend: str, threads: Optional[int]) -> Ca
     order of `emotions` (which must be fer's seven labels, in any order)."""
     import edgeaffect
 
-    predictor = edgeaffect.load("fer", backend=backend, threads=threads)
+    # its ONNX Runtime threads must not spin after each call: the explainer's own graphs run right after
+    options = {"allow_spinning": False} if backend == "onnxruntime" else {}
+    predictor = edgeaffect.load("fer", backend=backend, threads=threads, **options)
     if sorted(emotions) != sorted(predictor.labels):
         raise ValueError(f"emotions_from='fer': this explainer names {list(emotions)}, the fer model "
                          f"{list(predictor.labels)}; use emotions_from='explainer' (its own emotion head)")
@@ -140,12 +143,14 @@ def load_explainer(folder: Optional[str | Path] = None, backend: str = "onnxrunt
     9 alignment shifts (the shipped explainer's emotion head is the
     teacher's classifier, so this is the teacher's plain occlusion).
     "predicted": the distilled evidence head's output, one pass per view.
-    "auto" (default): "measured" for the shipped explainer, "predicted" for
-    one given by `folder` (its emotion head need not be its teacher's).
+    "auto" (default): config.json's default_evidence: "measured" where the
+    export found the vision graph's emotion head to be the rationale
+    teacher's classifier (the shipped explainer: a frozen teacher backbone),
+    else "predicted" (measuring another classifier is not the teacher).
     On FER2013 val (the card): faithfulness 0.933 measured vs 0.869
-    predicted (9 views) and 0.857 predicted from the face alone; 12.1, 19.2
-    and 12.1 ms per face (ONNX Runtime fp32, 2 EPYC cores, interleaved in
-    benchmarks/bench_explain.py; one at a time the face alone is fastest).
+    predicted (9 views) and 0.857 predicted from the face alone; 10.1, 12.9
+    and 7.1 ms per face for a 20-token sentence (ONNX Runtime fp32, 2 EPYC
+    cores, benchmarks/bench_explain.py).
     views: which copies of each face the evidence is read from, averaged.
     "single": the face alone; "aligned": the face and the shifted copies its
     rationale teacher averages over (config.json's rationale_shifts: for the
@@ -201,8 +206,10 @@ def load_explainer(folder: Optional[str | Path] = None, backend: str = "onnxrunt
     classifier = None
     if emotions_from == "fer" or (emotions_from == "auto" and shipped and sorted(cfg.emotions) == sorted(FER_LABELS)):
         classifier = fer_emotion_classifier(cfg.emotions, backend, threads)
-    if evidence == "auto":
-        evidence = "measured" if shipped else "predicted"
+    if evidence == "auto":  # measured where the export checked that the emotion head is the teacher's classifier
+        evidence = meta.get("default_evidence", "predicted")
+        if evidence not in EVIDENCE_SOURCES:
+            raise ValueError(f"{config_path}: default_evidence {evidence!r} must be one of {EVIDENCE_SOURCES}")
     if views is None:
         views = "single" if evidence == "measured" else "aligned"
     view_shifts = {"aligned": cfg.rationale_shifts, "single": NO_SHIFT}.get(views, views) if isinstance(views, str) \

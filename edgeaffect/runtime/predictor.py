@@ -143,8 +143,10 @@ def load(name_or_path: str | Path, backend: str = "auto", precision: str = "auto
             and its left-right mirror, a test-time augmentation. For the shipped `fer` on FER2013
             val: 67.04% -> 67.29% (ONNX Runtime fp32; 66.90% -> 67.57% INT8), for two model calls
             per batch.
-        options: backend options, e.g. graph_optimization="all" (ONNX
-            Runtime), performance_hint="THROUGHPUT", cache_dir=...,
+        options: backend options, e.g. graph_optimization="all",
+            allow_spinning=False (ONNX Runtime: idle threads sleep at once
+            instead of spinning on the cores the next model in a pipeline
+            needs), performance_hint="THROUGHPUT", cache_dir=...,
             static_batch_one=False (OpenVINO), engine_cache=... (TensorRT).
 
     Example:
