@@ -61,6 +61,7 @@ def main() -> int:
         cases["onnxruntime fp32, KV cache, emotion from its own head"] = lambda: own.explain_faces(face, decode=fixed)
     cases["onnxruntime fp32, no cache (baseline)"] = lambda: base.explain_faces(
         face, decode=DecodeConfig(max_new_tokens=TOKENS, stop_at_eos=False, use_cache=False))
+
     def evidence_label(engine) -> str:
         n = len(engine.view_shifts) * (engine.spec.regions + 1 if engine.evidence_source == "measured" else 1)
         return f"{engine.evidence_source} evidence, {n} pass{'es' if n > 1 else ''}"

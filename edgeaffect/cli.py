@@ -261,14 +261,15 @@ def _cmd_explain(args: argparse.Namespace) -> int:
             teacher = render_rationale(row["emotion"], ev[engine.spec.emotions.index(row["emotion"])])
             row["teacher"] = {"text": teacher.text, "regions": teacher.region_names, "region_weights": teacher.weights()}
     if args.json:
-        print(json.dumps({"image": args.image, "whole_image_as_face": whole, "faces": rows}))
+        print(json.dumps({"image": args.image, "whole_image_as_face": whole, "evidence": engine.evidence_source,
+                          "faces": rows}))
     elif not faces:
         print(f"{args.image}: no face found; if the image is a face crop, pass --crop")
     else:
         for face in faces:
             e = face.explanation
             where = "whole image" if face.box is None else "box " + ", ".join(f"{v:.0f}" for v in face.box)
-            print(f"{where}: {e.emotion} ({e.score:.2f})\n  {e.text}\n  evidence: " +
+            print(f"{where}: {e.emotion} ({e.score:.2f})\n  {e.text}\n  evidence ({engine.evidence_source}): " +
                   ", ".join(f"{k} {v:.2f}" for k, v in e.region_weights.items()))
         for row in rows:
             if "teacher" in row:
@@ -617,7 +618,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--evidence", choices=("auto", "measured", "predicted"), default="auto",
                    help="where the sentence's region evidence comes from: measured (the face with each region hidden, "
                         "5 passes in one batch: the rationale teacher's occlusion), predicted (the distilled evidence "
-                        "head), auto (default: measured for the shipped explainer)")
+                        "head), auto (default: the model's config.json, measured for the shipped explainer)")
     p.add_argument("--views", choices=("aligned", "single"), default=None,
                    help="read the evidence from the face alone (single) or averaged over it and the shifted copies its "
                         "teacher averages over (aligned: 9 views for the shipped explainer); default: single for "
@@ -647,7 +648,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--evidence", choices=("auto", "measured", "predicted"), default="auto",
                    help="explain: where the sentence's region evidence comes from: measured (the face with each region hidden, "
                         "5 passes in one batch: the rationale teacher's occlusion), predicted (the distilled evidence "
-                        "head), auto (default: measured for the shipped explainer)")
+                        "head), auto (default: the model's config.json, measured for the shipped explainer)")
     p.add_argument("--views", choices=("aligned", "single"), default=None,
                    help="explain: read the evidence from the face alone (single) or averaged over it and the shifted copies its "
                         "teacher averages over (aligned: 9 views for the shipped explainer); default: single for "

@@ -703,7 +703,7 @@ def test_explain_cli_on_a_real_face(tmp_path):
                          capture_output=True, text=True, cwd=OUTSIDE_SOURCE)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
-    assert result["whole_image_as_face"] is True and len(result["faces"]) == 1
+    assert result["whole_image_as_face"] is True and len(result["faces"]) == 1 and result["evidence"] == "measured"
     face_result = result["faces"][0]
     assert face_result["emotion"] in LABELS and face_result["text"].startswith(face_result["emotion"].capitalize())
     assert set(face_result["regions"]) <= {r.name for r in REGIONS}
