@@ -440,6 +440,18 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_evidence_arguments(p: argparse.ArgumentParser, prefix: str = "") -> None:
+    """--evidence and --views, as `edgeaffect explain` and `edgeaffect eval explain` take them."""
+    p.add_argument("--evidence", choices=("auto", "measured", "predicted"), default="auto",
+                   help=f"{prefix}where the sentence's region evidence comes from: measured (the face with each region "
+                        "hidden, 5 passes in one batch: the rationale teacher's occlusion), predicted (the distilled "
+                        "evidence head), auto (default: the model's config.json, measured for the shipped explainer)")
+    p.add_argument("--views", choices=("aligned", "single"), default=None,
+                   help=f"{prefix}read the evidence from the face alone (single) or averaged over it and the shifted "
+                        "copies its teacher averages over (aligned: 9 views for the shipped explainer); default: single "
+                        "for measured evidence, aligned for predicted")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edgeaffect", description="Emotion sensing on edge devices.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -615,14 +627,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--emotions-from", choices=("auto", "fer", "explainer"), default="auto",
                    help="who names the emotion the sentence explains: fer (the shipped fer model, so both agree), explainer "
                         "(its own head), auto (default: fer for the shipped explainer)")
-    p.add_argument("--evidence", choices=("auto", "measured", "predicted"), default="auto",
-                   help="where the sentence's region evidence comes from: measured (the face with each region hidden, "
-                        "5 passes in one batch: the rationale teacher's occlusion), predicted (the distilled evidence "
-                        "head), auto (default: the model's config.json, measured for the shipped explainer)")
-    p.add_argument("--views", choices=("aligned", "single"), default=None,
-                   help="read the evidence from the face alone (single) or averaged over it and the shifted copies its "
-                        "teacher averages over (aligned: 9 views for the shipped explainer); default: single for "
-                        "measured evidence, aligned for predicted")
+    _add_evidence_arguments(p)
     p.add_argument("--max-tokens", type=positive(int), default=30, help="tokens generated after the emotion at most")
     p.add_argument("--backend", default="onnxruntime", help="onnxruntime or openvino")
     p.add_argument("--precision", default="fp32", help="fp32, or int8 (the decoder's weights)")
@@ -645,14 +650,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--beams", type=positive(int), default=1, help="explain: beam width (1: greedy)")
     p.add_argument("--emotions-from", choices=("auto", "fer", "explainer"), default="auto",
                    help="explain: who names the emotion (fer, explainer, or auto: fer for the shipped explainer)")
-    p.add_argument("--evidence", choices=("auto", "measured", "predicted"), default="auto",
-                   help="explain: where the sentence's region evidence comes from: measured (the face with each region hidden, "
-                        "5 passes in one batch: the rationale teacher's occlusion), predicted (the distilled evidence "
-                        "head), auto (default: the model's config.json, measured for the shipped explainer)")
-    p.add_argument("--views", choices=("aligned", "single"), default=None,
-                   help="explain: read the evidence from the face alone (single) or averaged over it and the shifted copies its "
-                        "teacher averages over (aligned: 9 views for the shipped explainer); default: single for "
-                        "measured evidence, aligned for predicted")
+    _add_evidence_arguments(p, "explain: ")
     p.set_defaults(func=_cmd_eval)
     return parser
 
