@@ -120,12 +120,10 @@ class ExplainerEngine:
         the rationale teacher averages its occlusion over alignment shifts; the rest (the emotion head's logits,
         VAD, image embedding) are the unshifted face's."""
         faces = np.asarray(faces)
-        x = normalize_faces(faces)
-        if not len(x):
-            return self.vision(x)
         if self.evidence_source == "measured":
             return self.measure(faces)
-        if len(self.view_shifts) == 1:
+        x = normalize_faces(faces)
+        if len(self.view_shifts) == 1 or not len(x):
             return self.vision(x)
         views = np.concatenate([x] + [normalize_faces(shift_faces(faces, dy, dx))
                                       for dy, dx in self.view_shifts if (dy, dx) != (0, 0)])
@@ -141,7 +139,9 @@ class ExplainerEngine:
         measurement (rationale.occlusion_evidence) when the emotion head is its classifier, as in the shipped
         explainer. The other outputs are the unshifted, unoccluded faces'."""
         faces = np.asarray(faces)
-        normalize_faces(faces)  # its checks first
+        x = normalize_faces(faces)  # its checks first
+        if not len(x):
+            return self.vision(x)
         per_face = len(self.view_shifts) * (self.spec.regions + 1)
         step = max(1, MEASURE_BATCH // per_face)
         if len(faces) > step:  # bounded vision batches: 256 faces x 9 views x 5 passes would be 11,520 images
