@@ -612,10 +612,9 @@ def test_measured_evidence_is_the_rationale_teachers_occlusion(rng):
     from dataclasses import replace
 
     from edgeaffect.explain.engine import ExplainerEngine
+    from edgeaffect.explain.export import emotion_head_is_teacher
     from edgeaffect.explain.rationale import evidence_weights
     from edgeaffect.explain.runtime import load_explainer, load_rationale_teacher
-
-    from edgeaffect.explain.export import emotion_head_is_teacher
 
     folder = _shipped()
     faces = rng.integers(0, 256, (7, 48, 48)).astype(np.uint8)  # 7 faces x 5 passes: one batch of 35

@@ -109,8 +109,9 @@ def emotion_head_is_teacher(folder: Path, faces: int = 16, tolerance: float = 1e
 
     if not (folder / "rationale-teacher.onnx").exists():
         return False
-    x = np.random.default_rng(1).integers(0, 256, (faces, 48, 48)).astype(np.float32)
-    x = ((x / 255.0 - 0.5) / 0.25)[:, None].astype(np.float32)
+    from .engine import normalize_faces
+
+    x = normalize_faces(np.random.default_rng(1).integers(0, 256, (faces, 48, 48)).astype(np.uint8))
     logits = []
     for name in ("explain-vision.onnx", "rationale-teacher.onnx"):
         session = ort.InferenceSession(str(folder / name), providers=["CPUExecutionProvider"])
