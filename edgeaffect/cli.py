@@ -549,7 +549,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", choices=["student", "teacher"], default="student",
                    help="fer: the Swin-SE student or the convnet teacher")
     p.add_argument("--teacher", help="fer: the teacher to distil the student from: a checkpoint (best.pt), .safetensors weights, or 'fer' "
-                                     "(the shipped student, for self-distillation); explain: the FER "
+                                     "(the shipped student, for self-distillation); several, separated by commas, "
+                                     "teach as an ensemble (the mean of their logits); explain: the FER "
                                      "teacher (best.pt or .onnx) whose occlusion evidence the sentences phrase")
     p.add_argument("--csv", help="explain: train on a CSV of (image, emotion, explanation) instead of --data")
     p.add_argument("--corpus", help="explain: human sentences (affection_utterances.json) for the tokenizer and "

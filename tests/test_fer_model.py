@@ -366,6 +366,35 @@ def test_train_fer_distils_from_cached_or_per_view_teacher_logits(tmp_path, rng)
         train_fer(tmp_path / "data", tmp_path / "none", FerTrainConfig(epochs=1, online_teacher=True), progress=False)
 
 
+def test_an_ensemble_teacher_teaches_the_mean_of_its_members_logits(tmp_path, rng):
+    pytest.importorskip("cv2", reason="reading image folders needs OpenCV")
+    pytest.importorskip("tqdm", reason="training shows tqdm progress bars")
+    from edgeaffect.fer.train import (FerTrainConfig, TeacherEnsemble, load_checkpoint_model, load_teacher,
+                                      predict_logits, teacher_sources, train_fer)
+    from edgeaffect.fer.data import load_fer_folder
+
+    first = tiny_teacher_and_faces(tmp_path, rng)
+    train_fer(tmp_path / "data", tmp_path / "teacher-b", FerTrainConfig(model="teacher", epochs=1, batch_size=8),
+              seed=7, progress=False)
+    second = tmp_path / "teacher-b" / "best.pt"
+    both = f"{first}, {second}"
+    assert teacher_sources(both) == [str(first), str(second)] and teacher_sources([first]) == [str(first)]
+    ensemble = load_teacher(both)
+    assert isinstance(ensemble, TeacherEnsemble) and not isinstance(load_teacher(str(first)), TeacherEnsemble)
+    x_train, _ = load_fer_folder(tmp_path / "data" / "train")
+    members = [predict_logits(load_checkpoint_model(t), x_train, mirror=True) for t in (first, second)]
+    assert not np.allclose(members[0], members[1])  # other seeds: a real ensemble
+    report = train_fer(tmp_path / "data", tmp_path / "taught", FerTrainConfig(epochs=1, batch_size=8), seed=2,
+                       teacher=both, progress=False)
+    np.testing.assert_allclose(np.load(tmp_path / "taught" / "teacher_logits.npy"), (members[0] + members[1]) / 2,
+                               atol=1e-5)
+    assert report["teacher"]["checkpoints"] == [str(first), str(second)]
+    assert report["teacher"]["run"] == "ensemble of teacher + teacher-b"
+    assert [m["checkpoint"] for m in report["teacher"]["members"]] == [str(first), str(second)]
+    with pytest.raises(ValueError, match="names no checkpoint"):
+        teacher_sources(" , ")
+
+
 def test_mixup_mixes_pairs_reproducibly_and_its_loss_mixes_the_labels(rng):
     from edgeaffect.fer.augment import mix_faces
     from edgeaffect.fer.train import FerTrainConfig, training_loss

@@ -21,6 +21,10 @@ FER2013, with model selection on the validation split only.
   term is the same mix of the two labels' cross-entropies. It needs the
   online teacher when distilling (a cached logit belongs to one unmixed
   face).
+- An ensemble teacher (--teacher A,B,C): the mean of the members' logits.
+  Members trained from other seeds disagree on FER2013's ambiguous faces,
+  and their mean is a better teacher than any one of them (it scores
+  higher on val, and its soft targets carry the disagreement).
 - AdamW with a one-cycle schedule, optionally wrapped in SAM (--sam-rho,
   sam.py: the seed paper's optimiser; off by default because each step
   costs two passes); fp32 by default: on our 2-core AMX
@@ -196,6 +200,36 @@ def load_checkpoint_model(source: str | Path) -> torch.nn.Module:
     return model.eval()
 
 
+class TeacherEnsemble(torch.nn.Module):
+    """Several FER models as one teacher: the mean of their logits."""
+
+    def __init__(self, members: list[torch.nn.Module]):
+        super().__init__()
+        self.members = torch.nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([member(x).float() for member in self.members]).mean(0)
+
+
+def teacher_sources(teacher: str | Path | list | tuple) -> list[str]:
+    """--teacher as a list of sources: one, or several comma-separated (an ensemble)."""
+    items = list(teacher) if isinstance(teacher, (list, tuple)) else str(teacher).split(",")
+    sources = [str(item).strip() for item in items if str(item).strip()]
+    if not sources:
+        raise ValueError(f"--teacher {teacher!r} names no checkpoint: give one, or several separated by commas")
+    return sources
+
+
+def load_teacher(teacher: str | Path | list | tuple) -> torch.nn.Module:
+    """The teacher of `teacher_sources(teacher)`: one model, or the TeacherEnsemble of several, in eval mode.
+
+    Example:
+        >>> teacher = load_teacher("runs/fer-teacher-a/best.pt,runs/fer-teacher-b/best.pt")  # doctest: +SKIP
+    """
+    members = [load_checkpoint_model(source) for source in teacher_sources(teacher)]
+    return members[0] if len(members) == 1 else TeacherEnsemble(members).eval()
+
+
 def _atomic(write, path: Path) -> None:
     """write(tmp) then rename over path, so path is always whole."""
     tmp = path.with_name(path.name + ".tmp")
@@ -323,10 +357,13 @@ def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTra
     soft = None
     teacher_id = None
     if teacher is not None:
-        teacher_model = load_checkpoint_model(teacher).to(device)
-        teacher_file = fer_weights_path(teacher)
-        stat = teacher_file.stat()
-        teacher_id = f"{teacher_file.resolve()}:{stat.st_size}:{int(stat.st_mtime)}:{len(x_train)}"
+        teacher_model = load_teacher(teacher).to(device)
+        ids = []
+        for source in teacher_sources(teacher):
+            teacher_file = fer_weights_path(source)
+            stat = teacher_file.stat()
+            ids.append(f"{teacher_file.resolve()}:{stat.st_size}:{int(stat.st_mtime)}")
+        teacher_id = f"{'+'.join(ids)}:{len(x_train)}"
         soft_path, id_path = out / "teacher_logits.npy", out / "teacher_logits.id"
         if config.online_teacher:  # scored per step below
             soft = None
@@ -438,7 +475,14 @@ def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTra
         report["init"] = str(fer_weights_path(init).resolve())
         report["init_sha256"] = init_sha256  # the path may be overwritten later (a build ships new weights there)
     if teacher is not None:
-        report["teacher"] = {"checkpoint": str(teacher), "val_accuracy": teacher_val["accuracy"],
+        sources = teacher_sources(teacher)
+        report["teacher"] = {"checkpoint": sources[0], "val_accuracy": teacher_val["accuracy"],
                              "val_macro_f1": teacher_val["macro_f1"]}
+        if len(sources) > 1:  # an ensemble: each member's own score beside the mean's
+            report["teacher"] = {"run": "ensemble of " + " + ".join(Path(s).parent.name for s in sources),
+                                 "checkpoints": sources, **{k: v for k, v in report["teacher"].items() if k != "checkpoint"},
+                                 "members": [{"checkpoint": source, "val_accuracy": classification_metrics(
+                                     y_val, predict_logits(member, x_val).argmax(1), LABELS)["accuracy"]}
+                                     for source, member in zip(sources, teacher_model.members)]}
     (out / "report.json").write_text(json.dumps(report, indent=2))
     return report

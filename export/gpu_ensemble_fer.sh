@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# One call on a lent GPU (about 9 minutes), the whole of a session's device work:
+#   1. several convnet teachers (ResNet-18-sized, other seeds) train side by side,
+#      while benchmarks/gpu_check.sh builds the CUDA module and runs the GPU tests;
+#   2. students distil from the teachers' ensemble (the mean of their logits,
+#      scoring every augmented view), several recipes side by side, all from the
+#      same weights (so they can be souped with them: `edgeaffect soup`);
+#   3. gpu_check.sh times the kernels, alone on the card.
+# What comes back (the device returns at most 8 files, 64 MiB in all) under $OUT:
+#   students.tar          every recipe's best.pt, report.json and train.log
+#   teacher_logits.npz    each teacher's and the ensemble's logits on train
+#                         (mean of face and mirror) and val, with the labels:
+#                         cached soft targets for CPU distillation later
+#   teachers.tar.xz.NN    the best teachers' weights as fp16 safetensors with
+#                         their reports and logs, as many as fit; unpack with
+#                         cat teachers.tar.xz.* | xz -dc | tar -xif -
+#   gpu_check.tar         gpu_check.sh's logs and benchmark results
+#   gpu_ensemble_fer.log  this script's log
+#
+# The call's working tree is capped at 64 MiB, so FER2013 and the init travel in
+# .gpu (named in the call's carry), from a branch without the shipped artifacts
+# (git rm -r edgeaffect/models/artifacts benchmarks/results):
+#   tar -C ../shared/data -cf - fer2013 | xz -T2 > .gpu/fer.tar.xz      # 39 MB
+#   cp edgeaffect/models/artifacts/fer/fer.safetensors .gpu/            # the init
+# Usage, from the repository root:
+#   bash export/gpu_ensemble_fer.sh .gpu/fer.tar.xz .gpu/fer.safetensors
+# Environment: TEACHER_MINUTES (3), STUDENT_MINUTES (2.75), TEACHERS (lines
+# "name seed"), TEACHER_SHAPE (widths=64-128-256-512,blocks=2-2-2-2), RECIPES (lines "name seed extra-arguments..."), DEVICE (cuda;
+# cpu to try the plumbing on a small archive), GPU_CHECK (1; 0 skips it),
+# RUNS (/tmp/runs), OUT (runs-gpu).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+archive="${1:?give the FER2013 archive and the init: bash export/gpu_ensemble_fer.sh DATA.tar.xz INIT}"
+init="${2:?give the weights every student recipe starts from (.pt or .safetensors)}"
+out="${OUT:-runs-gpu}"
+runs="${RUNS:-/tmp/runs}"
+py="${PYTHON:-python3}"
+device="${DEVICE:-cuda}"
+teacher_minutes="${TEACHER_MINUTES:-3}"
+teacher_shape="${TEACHER_SHAPE:-widths=64-128-256-512,blocks=2-2-2-2}"  # ResNet-18-sized
+student_minutes="${STUDENT_MINUTES:-2.75}"
+limit() { awk "BEGIN { print int($1 * 60 + 90) }"; }  # seconds: the run's minutes plus loading and timing
+export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" TQDM_MININTERVAL=20
+mkdir -p "$out" "$runs" /tmp/fer-data
+log="$out/gpu_ensemble_fer.log"
+exec > >(tee -a "$log") 2>&1
+started=$SECONDS
+stamp() { echo "== [$((SECONDS - started)) s] $*"; }
+
+teachers="${TEACHERS:-ens-a 91
+ens-b 92
+ens-c 93}"
+recipes="${RECIPES:-fm-b512 111 --lr 6e-4 --mixup 1.0 --kd-alpha 1.0 --batch-size 512
+fm 112 --lr 3e-4 --mixup 1.0 --kd-alpha 1.0
+kd 113 --lr 3e-4
+sam 114 --lr 3e-4 --sam-rho 0.05}"
+count() { grep -c '[^[:space:]]' <<< "$1"; }
+threads() { local n=$(( $(nproc) / $1 )); echo $(( n > 0 ? n : 1 )); }
+
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || echo "no nvidia-smi"
+"$py" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
+xz -T0 -dc "$archive" | tar -C /tmp/fer-data -xf - || { echo "could not unpack $archive"; exit 2; }
+data=/tmp/fer-data/fer2013
+
+stamp "$(count "$teachers") teachers, $teacher_minutes minutes each, side by side on $device"
+pids=()
+while read -r name seed; do
+    [ -z "$name" ] && continue
+    OMP_NUM_THREADS=$(threads $(( $(count "$teachers") + 1 ))) timeout "$(limit "$teacher_minutes")" \
+        "$py" -m edgeaffect train fer --data "$data" --model teacher --teacher-shape "$teacher_shape" \
+        --bf16 --device "$device" --minutes "$teacher_minutes" --seed "$seed" --out "$runs/fer-teacher-$name" \
+        > "$out/fer-teacher-$name.log" 2>&1 &
+    pids+=($!)
+done <<< "$teachers"
+if [ "${GPU_CHECK:-1}" = 1 ]; then  # the build and the GPU tests, beside the teachers (build threads capped)
+    stamp "gpu_check.sh: build and tests"
+    CMAKE_BUILD_PARALLEL_LEVEL=8 OUT="$out/gpu_check" GPU_CHECK_STEPS="build tests" bash benchmarks/gpu_check.sh \
+        > "$out/gpu_check_build_tests.log" 2>&1
+    echo "gpu_check build and tests: exit $?"; grep -E "passed|failed|error" "$out/gpu_check_build_tests.log" | tail -3
+fi
+for pid in "${pids[@]}"; do wait "$pid"; done
+members=()
+while read -r name _; do
+    [ -z "$name" ] && continue
+    grep -a -o '{"epoch[^}]*}' "$out/fer-teacher-$name.log" | tail -2
+    tail -1 "$out/fer-teacher-$name.log"
+    [ -f "$runs/fer-teacher-$name/best.pt" ] && members+=("$runs/fer-teacher-$name/best.pt")
+done <<< "$teachers"
+[ ${#members[@]} -gt 0 ] || { echo "no teacher finished an epoch"; exit 3; }
+ensemble=$(IFS=,; echo "${members[*]}")
+
+stamp "the teachers' logits (each and the ensemble) to $out/teacher_logits.npz"
+"$py" - "$data" "$out/teacher_logits.npz" "$device" "${members[@]}" <<'PY'
+import sys
+import numpy as np
+from edgeaffect.fer import LABELS
+from edgeaffect.fer.data import load_fer_folder
+from edgeaffect.fer.train import load_checkpoint_model, predict_logits
+from edgeaffect.evaluation.metrics import classification_metrics
+
+data, dst, device, members = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+x_train, y_train = load_fer_folder(f"{data}/train")
+x_val, y_val = load_fer_folder(f"{data}/val")
+arrays = {"train_labels": y_train, "val_labels": y_val, "members": np.array(members)}
+for i, member in enumerate(members):
+    model = load_checkpoint_model(member).to(device)
+    arrays[f"train_{i}"] = predict_logits(model, x_train, mirror=True)
+    arrays[f"val_{i}"] = predict_logits(model, x_val)
+    print(member, "val accuracy", round(classification_metrics(y_val, arrays[f"val_{i}"].argmax(1), LABELS)["accuracy"], 4))
+for split in ("train", "val"):
+    arrays[f"{split}_ensemble"] = np.mean([arrays[f"{split}_{i}"] for i in range(len(members))], axis=0)
+val = classification_metrics(y_val, arrays["val_ensemble"].argmax(1), LABELS)
+print(f"ensemble of {len(members)}: val accuracy {val['accuracy']:.4f}, macro-F1 {val['macro_f1']:.4f}")
+np.savez_compressed(dst, **{k: (v.astype(np.float32) if v.dtype.kind == "f" else v) for k, v in arrays.items()})
+PY
+
+stamp "$(count "$recipes") student recipes, $student_minutes minutes each, distilled from the ensemble of ${#members[@]}"
+pids=()
+while read -r name seed args; do
+    [ -z "$name" ] && continue
+    echo "$name (seed $seed): $args"
+    # shellcheck disable=SC2086  # the recipe's arguments split on spaces
+    OMP_NUM_THREADS=$(threads "$(count "$recipes")") timeout "$(limit "$student_minutes")" \
+        "$py" -m edgeaffect train fer --data "$data" --init "$init" --teacher "$ensemble" --online-teacher \
+        --device "$device" --minutes "$student_minutes" --seed "$seed" --out "$runs/fer-ens-$name" $args \
+        > "$out/fer-ens-$name.log" 2>&1 &
+    pids+=($!)
+done <<< "$recipes"
+for pid in "${pids[@]}"; do wait "$pid"; done
+
+stamp "students to $out/students.tar"
+names=()
+while read -r name _; do
+    [ -z "$name" ] && continue
+    run="$runs/fer-ens-$name"
+    grep -a -o '{"epoch[^}]*}' "$out/fer-ens-$name.log" | tail -2
+    tail -1 "$out/fer-ens-$name.log"
+    if [ ! -f "$run/report.json" ] && [ -f "$run/last.pt" ]; then  # a run the timeout cut: its progress so far
+        "$py" - "$run/last.pt" "$ensemble" "$init" "$device" > "$run/report.json" <<'PY'
+import json, sys
+import torch
+from edgeaffect.models.registry import file_sha256
+last, teacher, init, device = sys.argv[1:]
+s = torch.load(last, map_location="cpu", weights_only=False)
+if device.startswith("cuda"):
+    device = f"{device} ({torch.cuda.get_device_name(0)})"
+print(json.dumps({"unfinished": f"the call's timeout stopped it after epoch {s['epoch']} of {s['config']['epochs']}",
+                  "model": s["config"]["model"], "architecture": s["architecture"], "seed": s["seed"],
+                  "config": s["config"], "fit": s.get("fit"), "device": device, "best": s["best"],
+                  "history": s["history"], "init": init, "init_sha256": file_sha256(init),
+                  "teacher": {"checkpoints": teacher.split(",")}}, indent=1))
+PY
+    fi
+    mkdir -p "$run"  # a recipe that failed before training (a bad argument) still returns its log
+    mv "$out/fer-ens-$name.log" "$run/train.log"
+    names+=("fer-ens-$name/best.pt" "fer-ens-$name/report.json" "fer-ens-$name/train.log")
+done <<< "$recipes"
+(cd "$runs" && tar -cf - --ignore-failed-read "${names[@]}") > "$out/students.tar"
+
+if [ "${GPU_CHECK:-1}" = 1 ]; then
+    stamp "gpu_check.sh: kernel timings, alone on the card"
+    OUT="$out/gpu_check" GPU_CHECK_STEPS="bench" timeout 100 bash benchmarks/gpu_check.sh > "$out/gpu_check_bench.log" 2>&1
+    echo "gpu_check bench: exit $?"
+    mv "$out"/gpu_check_*.log "$out/gpu_check/"
+    tar -C "$out" -cf "$out/gpu_check.tar" gpu_check && rm -rf "$out/gpu_check"
+fi
+
+stamp "teachers, best first, as many as fit, to $out/teachers.tar.xz.NN"
+pack="$runs/teachers-pack"
+rm -rf "$pack" && mkdir -p "$pack"
+"$py" - "$runs" "$pack" "${members[@]}" <<'PY'
+import json, shutil, sys
+from pathlib import Path
+import torch
+from safetensors.torch import save_file
+runs, dst, members = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]
+for member in members:
+    state = torch.load(member, map_location="cpu", weights_only=False)
+    name = Path(member).parent.name
+    (dst / name).mkdir(parents=True, exist_ok=True)
+    # fp16 halves the size; the logits move by < 0.01 and val accuracy is unchanged (gpu_students_fer.sh)
+    save_file({k: v.half().contiguous() if v.is_floating_point() else v.contiguous() for k, v in state["model"].items()},
+              str(dst / name / "teacher-fp16.safetensors"), metadata={"architecture": json.dumps(state["architecture"])})
+    report = runs / name / "report.json"
+    if report.exists():
+        shutil.copy(report, dst / name / "report.json")
+    else:  # a teacher the timeout cut after its best epoch: what best.pt knows
+        (dst / name / "report.json").write_text(json.dumps({
+            "unfinished": "the call's timeout stopped it", "model": "teacher", "architecture": state["architecture"],
+            "seed": state["seed"], "config": state["config"],
+            "best": {"epoch": state["epoch"], **{k: state["val"][k] for k in ("accuracy", "macro_f1")}}}, indent=1))
+PY
+for f in "$out"/fer-teacher-*.log; do [ -f "$f" ] && n=$(basename "$f" .log) && [ -d "$pack/$n" ] && mv "$f" "$pack/$n/train.log"; done
+used=$(du -cb "$out"/students.tar "$out"/teacher_logits.npz "$out"/gpu_check.tar "$log" 2>/dev/null | tail -1 | cut -f1)
+room=$(( 63 * 1024 * 1024 - used - 1024 * 1024 ))  # 64 MiB back in all, with room for this log to grow
+ranked=$("$py" -c "
+import json, sys
+from pathlib import Path
+rows = [(json.loads((Path(p) / 'report.json').read_text())['best']['accuracy'], Path(p).name) for p in sys.argv[1:]]
+print(' '.join(name for _, name in sorted(rows, reverse=True)))" "$pack"/*/)
+keep=()
+for name in $ranked; do
+    tar -C "$pack" -cf - "$name" | xz -T0 -1 > "$pack/$name.tar.xz"
+    size=$(stat -c %s "$pack/$name.tar.xz")
+    [ "$size" -lt "$room" ] || break
+    keep+=("$pack/$name.tar.xz"); room=$(( room - size ))
+done
+echo "teachers kept: ${keep[*]:-none} (ranked by val: $ranked)"
+# one xz stream per teacher, one tar each: unpack with  cat teachers.tar.xz.* | xz -dc | tar -xif -
+[ ${#keep[@]} -gt 0 ] && cat "${keep[@]}" | split -b 15M -d - "$out/teachers.tar.xz."
+stamp "done"
+ls -l "$out"
