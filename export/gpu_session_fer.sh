@@ -1,21 +1,32 @@
 #!/usr/bin/env bash
 # One call on a lent GPU (about 9 minutes), the whole of a session's device work:
-#   1. several convnet teachers (ResNet-18-sized, other seeds) train side by side,
-#      while benchmarks/gpu_check.sh builds the CUDA module and runs the GPU tests;
-#   2. students distil from the teachers' ensemble (the mean of their logits,
-#      scoring every augmented view), several recipes side by side, all from the
-#      same weights (so they can be souped with them: `edgeaffect soup`);
-#   3. gpu_check.sh times the kernels, alone on the card.
-# What comes back (the device returns at most 8 files, 64 MiB in all) under $OUT:
-#   students.tar          every recipe's best.pt, report.json and train.log
-#   teacher_logits.npz    each teacher's and the ensemble's logits on train
+#   1. benchmarks/gpu_check.sh, alone: builds the CUDA module, runs the
+#      GPU-marked tests against the CPU kernels, times the kernels;
+#   2. the convnet teacher(s) (ResNet-18-sized) train from scratch; with several
+#      (TEACHERS), side by side, and the students learn from their ensemble (the
+#      mean of their logits);
+#   3. students distil from the teacher, scoring every augmented view, several
+#      recipes side by side, all from the same weights (so they can be souped
+#      with them: `edgeaffect soup`).
+# One teacher is the default, measured in session 23 on an H200: three teachers
+# side by side with the build beside them ran 13-14 epochs each in 3 minutes
+# (8-11 s an epoch) and reached 65.1-65.8% val, their ensemble 66.6%; one
+# teacher alone ran 28 epochs in 2.4 minutes (4.3 s an epoch) and reached 69.4%.
+# Steps of these small models are bound by per-step overhead, so processes side
+# by side share the card well but each gets fewer epochs, and a teacher needs its
+# epochs more than a student fine-tune does.
+# What comes back (the device returns at most 8 files, each under 16 MiB, 64 MiB
+# in all) under $OUT:
+#   students.tar.NN       every recipe's best.pt, report.json and train.log, in
+#                         15 MiB parts: cat students.tar.* | tar -xf -
+#   teacher_logits.npz    each teacher's (and the ensemble's) logits on train
 #                         (mean of face and mirror) and val, with the labels:
 #                         cached soft targets for CPU distillation later
 #   teachers.tar.xz.NN    the best teachers' weights as fp16 safetensors with
 #                         their reports and logs, as many as fit; unpack with
 #                         cat teachers.tar.xz.* | xz -dc | tar -xif -
 #   gpu_check.tar         gpu_check.sh's logs and benchmark results
-#   gpu_ensemble_fer.log  this script's log
+#   gpu_session_fer.log   this script's log
 #
 # The call's working tree is capped at 64 MiB, so FER2013 and the init travel in
 # .gpu (named in the call's carry), from a branch without the shipped artifacts
@@ -23,37 +34,35 @@
 #   tar -C ../shared/data -cf - fer2013 | xz -T2 > .gpu/fer.tar.xz      # 39 MB
 #   cp edgeaffect/models/artifacts/fer/fer.safetensors .gpu/            # the init
 # Usage, from the repository root:
-#   bash export/gpu_ensemble_fer.sh .gpu/fer.tar.xz .gpu/fer.safetensors
-# Environment: TEACHER_MINUTES (3), STUDENT_MINUTES (2.75), TEACHERS (lines
-# "name seed"), TEACHER_SHAPE (widths=64-128-256-512,blocks=2-2-2-2), RECIPES (lines "name seed extra-arguments..."), DEVICE (cuda;
-# cpu to try the plumbing on a small archive), GPU_CHECK (1; 0 skips it),
-# RUNS (/tmp/runs), OUT (runs-gpu).
+#   bash export/gpu_session_fer.sh .gpu/fer.tar.xz .gpu/fer.safetensors
+# Environment: TEACHER_MINUTES (3.5), STUDENT_MINUTES (2.5), TEACHERS (lines
+# "name seed"; default one), TEACHER_SHAPE (widths=64-128-256-512,blocks=2-2-2-2),
+# RECIPES (lines "name seed extra-arguments..."), DEVICE (cuda; cpu to try the
+# plumbing on a small archive), GPU_CHECK (1; 0 skips it), RUNS (/tmp/runs),
+# OUT (runs-gpu).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-archive="${1:?give the FER2013 archive and the init: bash export/gpu_ensemble_fer.sh DATA.tar.xz INIT}"
+archive="${1:?give the FER2013 archive and the init: bash export/gpu_session_fer.sh DATA.tar.xz INIT}"
 init="${2:?give the weights every student recipe starts from (.pt or .safetensors)}"
 out="${OUT:-runs-gpu}"
 runs="${RUNS:-/tmp/runs}"
 py="${PYTHON:-python3}"
 device="${DEVICE:-cuda}"
-teacher_minutes="${TEACHER_MINUTES:-3}"
+teacher_minutes="${TEACHER_MINUTES:-3.5}"
 teacher_shape="${TEACHER_SHAPE:-widths=64-128-256-512,blocks=2-2-2-2}"  # ResNet-18-sized
-student_minutes="${STUDENT_MINUTES:-2.75}"
+student_minutes="${STUDENT_MINUTES:-2.5}"
 limit() { awk "BEGIN { print int($1 * 60 + 90) }"; }  # seconds: the run's minutes plus loading and timing
 export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" TQDM_MININTERVAL=20
 mkdir -p "$out" "$runs" /tmp/fer-data
-log="$out/gpu_ensemble_fer.log"
+log="$out/gpu_session_fer.log"
 exec > >(tee -a "$log") 2>&1
 started=$SECONDS
 stamp() { echo "== [$((SECONDS - started)) s] $*"; }
 
-teachers="${TEACHERS:-ens-a 91
-ens-b 92
-ens-c 93}"
-recipes="${RECIPES:-fm-b512 111 --lr 6e-4 --mixup 1.0 --kd-alpha 1.0 --batch-size 512
-fm 112 --lr 3e-4 --mixup 1.0 --kd-alpha 1.0
-kd 113 --lr 3e-4
-sam 114 --lr 3e-4 --sam-rho 0.05}"
+teachers="${TEACHERS:-r18-s95 95}"
+recipes="${RECIPES:-fm-b512 121 --lr 6e-4 --mixup 1.0 --kd-alpha 1.0 --batch-size 512
+kd 122 --lr 3e-4
+sam 123 --lr 3e-4 --sam-rho 0.05}"
 count() { grep -c '[^[:space:]]' <<< "$1"; }
 threads() { local n=$(( $(nproc) / $1 )); echo $(( n > 0 ? n : 1 )); }
 
@@ -62,22 +71,24 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader ||
 xz -T0 -dc "$archive" | tar -C /tmp/fer-data -xf - || { echo "could not unpack $archive"; exit 2; }
 data=/tmp/fer-data/fer2013
 
+if [ "${GPU_CHECK:-1}" = 1 ]; then  # alone on the card: its timings are the card's
+    stamp "gpu_check.sh: build, GPU-marked tests, kernel timings"
+    OUT="$out/gpu_check" GPU_CHECK_TESTS="-m gpu tests/test_bde.py tests/test_attention.py tests/test_fer_model.py" \
+        timeout 240 bash benchmarks/gpu_check.sh > "$out/gpu_check.log" 2>&1
+    echo "gpu_check.sh: exit $?"; grep -E "passed|failed" "$out/gpu_check.log" | tail -1
+    mv "$out/gpu_check.log" "$out/gpu_check/" && tar -C "$out" -cf "$out/gpu_check.tar" gpu_check && rm -rf "$out/gpu_check"
+fi
+
 stamp "$(count "$teachers") teachers, $teacher_minutes minutes each, side by side on $device"
 pids=()
 while read -r name seed; do
     [ -z "$name" ] && continue
-    OMP_NUM_THREADS=$(threads $(( $(count "$teachers") + 1 ))) timeout "$(limit "$teacher_minutes")" \
+    OMP_NUM_THREADS=$(threads "$(count "$teachers")") timeout "$(limit "$teacher_minutes")" \
         "$py" -m edgeaffect train fer --data "$data" --model teacher --teacher-shape "$teacher_shape" \
         --bf16 --device "$device" --minutes "$teacher_minutes" --seed "$seed" --out "$runs/fer-teacher-$name" \
         > "$out/fer-teacher-$name.log" 2>&1 &
     pids+=($!)
 done <<< "$teachers"
-if [ "${GPU_CHECK:-1}" = 1 ]; then  # the build and the GPU tests, beside the teachers (build threads capped)
-    stamp "gpu_check.sh: build and tests"
-    CMAKE_BUILD_PARALLEL_LEVEL=8 OUT="$out/gpu_check" GPU_CHECK_STEPS="build tests" bash benchmarks/gpu_check.sh \
-        > "$out/gpu_check_build_tests.log" 2>&1
-    echo "gpu_check build and tests: exit $?"; grep -E "passed|failed|error" "$out/gpu_check_build_tests.log" | tail -3
-fi
 for pid in "${pids[@]}"; do wait "$pid"; done
 members=()
 while read -r name _; do
@@ -114,7 +125,7 @@ print(f"ensemble of {len(members)}: val accuracy {val['accuracy']:.4f}, macro-F1
 np.savez_compressed(dst, **{k: (v.astype(np.float32) if v.dtype.kind == "f" else v) for k, v in arrays.items()})
 PY
 
-stamp "$(count "$recipes") student recipes, $student_minutes minutes each, distilled from the ensemble of ${#members[@]}"
+stamp "$(count "$recipes") student recipes, $student_minutes minutes each, distilled from ${#members[@]} teacher(s) (several: their ensemble)"
 pids=()
 while read -r name seed args; do
     [ -z "$name" ] && continue
@@ -122,19 +133,19 @@ while read -r name seed args; do
     # shellcheck disable=SC2086  # the recipe's arguments split on spaces
     OMP_NUM_THREADS=$(threads "$(count "$recipes")") timeout "$(limit "$student_minutes")" \
         "$py" -m edgeaffect train fer --data "$data" --init "$init" --teacher "$ensemble" --online-teacher \
-        --device "$device" --minutes "$student_minutes" --seed "$seed" --out "$runs/fer-ens-$name" $args \
-        > "$out/fer-ens-$name.log" 2>&1 &
+        --device "$device" --minutes "$student_minutes" --seed "$seed" --out "$runs/fer-student-$name" $args \
+        > "$out/fer-student-$name.log" 2>&1 &
     pids+=($!)
 done <<< "$recipes"
 for pid in "${pids[@]}"; do wait "$pid"; done
 
-stamp "students to $out/students.tar"
+stamp "students to $out/students.tar.NN"
 names=()
 while read -r name _; do
     [ -z "$name" ] && continue
-    run="$runs/fer-ens-$name"
-    grep -a -o '{"epoch[^}]*}' "$out/fer-ens-$name.log" | tail -2
-    tail -1 "$out/fer-ens-$name.log"
+    run="$runs/fer-student-$name"
+    grep -a -o '{"epoch[^}]*}' "$out/fer-student-$name.log" | tail -2
+    tail -1 "$out/fer-student-$name.log"
     if [ ! -f "$run/report.json" ] && [ -f "$run/last.pt" ]; then  # a run the timeout cut: its progress so far
         "$py" - "$run/last.pt" "$ensemble" "$init" "$device" > "$run/report.json" <<'PY'
 import json, sys
@@ -152,18 +163,10 @@ print(json.dumps({"unfinished": f"the call's timeout stopped it after epoch {s['
 PY
     fi
     mkdir -p "$run"  # a recipe that failed before training (a bad argument) still returns its log
-    mv "$out/fer-ens-$name.log" "$run/train.log"
-    names+=("fer-ens-$name/best.pt" "fer-ens-$name/report.json" "fer-ens-$name/train.log")
+    mv "$out/fer-student-$name.log" "$run/train.log"
+    names+=("fer-student-$name/best.pt" "fer-student-$name/report.json" "fer-student-$name/train.log")
 done <<< "$recipes"
-(cd "$runs" && tar -cf - --ignore-failed-read "${names[@]}") > "$out/students.tar"
-
-if [ "${GPU_CHECK:-1}" = 1 ]; then
-    stamp "gpu_check.sh: kernel timings, alone on the card"
-    OUT="$out/gpu_check" GPU_CHECK_STEPS="bench" timeout 100 bash benchmarks/gpu_check.sh > "$out/gpu_check_bench.log" 2>&1
-    echo "gpu_check bench: exit $?"
-    mv "$out"/gpu_check_*.log "$out/gpu_check/"
-    tar -C "$out" -cf "$out/gpu_check.tar" gpu_check && rm -rf "$out/gpu_check"
-fi
+(cd "$runs" && tar -cf - --ignore-failed-read "${names[@]}") | split -b 15M -d - "$out/students.tar."
 
 stamp "teachers, best first, as many as fit, to $out/teachers.tar.xz.NN"
 pack="$runs/teachers-pack"
@@ -191,7 +194,7 @@ for member in members:
             "best": {"epoch": state["epoch"], **{k: state["val"][k] for k in ("accuracy", "macro_f1")}}}, indent=1))
 PY
 for f in "$out"/fer-teacher-*.log; do [ -f "$f" ] && n=$(basename "$f" .log) && [ -d "$pack/$n" ] && mv "$f" "$pack/$n/train.log"; done
-used=$(du -cb "$out"/students.tar "$out"/teacher_logits.npz "$out"/gpu_check.tar "$log" 2>/dev/null | tail -1 | cut -f1)
+used=$(du -cb "$out"/students.tar.* "$out"/teacher_logits.npz "$out"/gpu_check.tar "$log" 2>/dev/null | tail -1 | cut -f1)
 room=$(( 63 * 1024 * 1024 - used - 1024 * 1024 ))  # 64 MiB back in all, with room for this log to grow
 ranked=$("$py" -c "
 import json, sys
