@@ -42,6 +42,7 @@
 # OUT (runs-gpu).
 set -uo pipefail
 cd "$(dirname "$0")/.."
+source export/gpu_runs.sh
 archive="${1:?give the FER2013 archive and the init: bash export/gpu_session_fer.sh DATA.tar.xz INIT}"
 init="${2:?give the weights every student recipe starts from (.pt or .safetensors)}"
 out="${OUT:-runs-gpu}"
@@ -140,32 +141,7 @@ done <<< "$recipes"
 for pid in "${pids[@]}"; do wait "$pid"; done
 
 stamp "students to $out/students.tar.NN"
-names=()
-while read -r name _; do
-    [ -z "$name" ] && continue
-    run="$runs/fer-student-$name"
-    grep -a -o '{"epoch[^}]*}' "$out/fer-student-$name.log" | tail -2
-    tail -1 "$out/fer-student-$name.log"
-    if [ ! -f "$run/report.json" ] && [ -f "$run/last.pt" ]; then  # a run the timeout cut: its progress so far
-        "$py" - "$run/last.pt" "$ensemble" "$init" "$device" > "$run/report.json" <<'PY'
-import json, sys
-import torch
-from edgeaffect.models.registry import file_sha256
-last, teacher, init, device = sys.argv[1:]
-s = torch.load(last, map_location="cpu", weights_only=False)
-if device.startswith("cuda"):
-    device = f"{device} ({torch.cuda.get_device_name(0)})"
-print(json.dumps({"unfinished": f"the call's timeout stopped it after epoch {s['epoch']} of {s['config']['epochs']}",
-                  "model": s["config"]["model"], "architecture": s["architecture"], "seed": s["seed"],
-                  "config": s["config"], "fit": s.get("fit"), "device": device, "best": s["best"],
-                  "history": s["history"], "init": init, "init_sha256": file_sha256(init),
-                  "teacher": {"checkpoints": teacher.split(",")}}, indent=1))
-PY
-    fi
-    mkdir -p "$run"  # a recipe that failed before training (a bad argument) still returns its log
-    mv "$out/fer-student-$name.log" "$run/train.log"
-    names+=("fer-student-$name/best.pt" "fer-student-$name/report.json" "fer-student-$name/train.log")
-done <<< "$recipes"
+gather_runs fer-student "$ensemble" <<< "$recipes"
 (cd "$runs" && tar -cf - --ignore-failed-read "${names[@]}") | split -b 15M -d - "$out/students.tar."
 
 stamp "teachers, best first, as many as fit, to $out/teachers.tar.xz.NN"

@@ -30,6 +30,7 @@
 # (default runs-gpu).
 set -uo pipefail
 cd "$(dirname "$0")/.."
+source export/gpu_runs.sh
 archive="${1:?give the FER2013 archive, the teacher and the init: bash export/gpu_students_fer.sh DATA.tar.xz TEACHER INIT}"
 teacher="${2:?give the teacher weights (.pt, .safetensors, or either .xz-compressed)}"
 init="${3:?give the weights every recipe starts from (.pt or .safetensors), or none (from scratch)}"
@@ -81,32 +82,6 @@ done <<< "$recipes"
 for pid in "${pids[@]}"; do wait "$pid"; done
 
 echo "== results to $out/students.tar"
-names=()
-while read -r name _; do
-    [ -z "$name" ] && continue
-    run="$runs/fer-$name"
-    grep -a -o '{"epoch[^}]*}' "$out/fer-$name.log" | tail -3
-    tail -1 "$out/fer-$name.log"
-    if [ ! -f "$run/report.json" ] && [ -f "$run/last.pt" ]; then  # a run the timeout cut: its progress so far
-        "$py" - "$run/last.pt" "$teacher" "$init" "$device" > "$run/report.json" <<'PY'
-import json, sys
-import torch
-from edgeaffect.models.registry import file_sha256
-last, teacher, init, device = sys.argv[1:]
-s = torch.load(last, map_location="cpu", weights_only=False)
-if device.startswith("cuda"):
-    device = f"{device} ({torch.cuda.get_device_name(0)})"
-print(json.dumps({"unfinished": f"the call's timeout stopped it after epoch {s['epoch']} of {s['config']['epochs']}",
-                  "model": s["config"]["model"], "architecture": s["architecture"], "seed": s["seed"],
-                  "config": s["config"], "fit": s.get("fit"), "device": device, "best": s["best"],
-                  "history": s["history"], "init": None if init == "none" else init,
-                  "init_sha256": None if init == "none" else file_sha256(init),
-                  "teacher": {"checkpoint": teacher}}, indent=1))
-PY
-    fi
-    mkdir -p "$run"  # a recipe that failed before training (a bad argument) still returns its log
-    mv "$out/fer-$name.log" "$run/train.log"
-    names+=("fer-$name/best.pt" "fer-$name/report.json" "fer-$name/train.log")
-done <<< "$recipes"
+gather_runs fer "$teacher" <<< "$recipes"
 (cd "$runs" && tar -cf - --ignore-failed-read "${names[@]}") > "$out/students.tar"
 tar -tvf "$out/students.tar"
