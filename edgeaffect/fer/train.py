@@ -22,9 +22,10 @@ FER2013, with model selection on the validation split only.
   online teacher when distilling (a cached logit belongs to one unmixed
   face).
 - An ensemble teacher (--teacher A,B,C): the mean of the members' logits.
-  Members trained from other seeds disagree on FER2013's ambiguous faces,
-  and their mean is a better teacher than any one of them (it scores
-  higher on val, and its soft targets carry the disagreement).
+  Members of equal strength from other seeds disagree on FER2013's
+  ambiguous faces, and their mean scores above each of them (session 23:
+  three 13-epoch teachers at 65.1-65.8% val, their mean 66.6%); a weaker
+  member drags a stronger one down (69.4% alone, 68.5% with two of those).
 - AdamW with a one-cycle schedule, optionally wrapped in SAM (--sam-rho,
   sam.py: the seed paper's optimiser; off by default because each step
   costs two passes); fp32 by default: on our 2-core AMX
