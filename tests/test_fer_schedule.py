@@ -218,3 +218,38 @@ def test_runs_made_on_a_lent_gpu_continue_the_shipped_schedule(runs, tmp_path):
     # gpu-a's folder here holds other weights than gpu-b started from: not followed
     torch.save({"other": torch.zeros(1)}, first)
     assert [r["run"] for r in schedule_of(second, SHIPPED_SCHEDULE, shipped_sha)] == ["gpu-b"]
+
+
+def test_a_run_distilled_from_an_ensemble_names_it_and_a_cut_run_keeps_its_epochs(runs, tmp_path):
+    """A report of `--teacher A,B` names the ensemble (no single checkpoint to follow, so the
+    card keeps the shipped teacher's schedule); export/unfinished_report.py rebuilds the report
+    of a run a lent GPU's timeout cut, ensemble included, and the schedule counts the epochs it ran."""
+    from unfinished_report import unfinished_report
+
+    folder, shipped, _, _ = runs
+    shipped_sha = _sha256(shipped)
+    best = fake_run(folder / "ens-kd", shipped, seed=7, device="cuda (H200)")
+    report = json.loads((folder / "ens-kd" / "report.json").read_text())
+    report.update(init_sha256=shipped_sha, teacher={"run": "ensemble of t-a + t-b", "val_accuracy": 0.69,
+                                                    "checkpoints": ["/tmp/runs/t-a/best.pt", "/tmp/runs/t-b/best.pt"]})
+    (folder / "ens-kd" / "report.json").write_text(json.dumps(report))
+    shipped_facts = {"schedule": SHIPPED_SCHEDULE, "teacher_schedule": ["kept"], "teacher_model": {"kind": "teacher"}}
+    facts = schedules(best, shipped_facts, shipped_sha)
+    assert [r["run"] for r in facts["schedule"]] == ["fer-student-kd", "ens-kd"]
+    assert "distilled from ensemble of t-a + t-b (val 0.6900)" in schedule_text(facts["schedule"])
+    assert facts["teacher_schedule"] == [] and facts["teacher_model"] == {"kind": "teacher"}
+
+    history = [{"epoch": e, "val_accuracy": 0.6} for e in (1, 2)]
+    last = tmp_path / "last.pt"
+    torch.save({"epoch": 2, "config": {**CONFIG, "epochs": 9}, "architecture": TINY.as_dict(), "seed": 7,
+                "best": {"epoch": 2, "accuracy": 0.6}, "history": history}, last)
+    cut = unfinished_report(str(last), "/tmp/runs/t-a/best.pt,/tmp/runs/t-b/best.pt", str(shipped), "cpu")
+    assert cut["unfinished"] == "the call's timeout stopped it after epoch 2 of 9"
+    assert cut["teacher"] == {"run": "ensemble of t-a + t-b",
+                              "checkpoints": ["/tmp/runs/t-a/best.pt", "/tmp/runs/t-b/best.pt"]}
+    assert cut["init_sha256"] == shipped_sha
+    assert unfinished_report(str(last), "fer", "none", "cpu")["teacher"] == {"checkpoint": "fer"}
+    (folder / "cut").mkdir()
+    torch.save({"model": SwinSE(TINY).state_dict()}, folder / "cut" / "best.pt")
+    (folder / "cut" / "report.json").write_text(json.dumps(cut))
+    assert [r["epochs"] for r in schedule_of(folder / "cut" / "best.pt", SHIPPED_SCHEDULE, shipped_sha)] == [10, 2]
