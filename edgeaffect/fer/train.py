@@ -477,13 +477,14 @@ def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTra
         report["init_sha256"] = init_sha256  # the path may be overwritten later (a build ships new weights there)
     if teacher is not None:
         sources = teacher_sources(teacher)
-        report["teacher"] = {"checkpoint": sources[0], "val_accuracy": teacher_val["accuracy"],
-                             "val_macro_f1": teacher_val["macro_f1"]}
-        if len(sources) > 1:  # an ensemble: each member's own score beside the mean's
+        scores = {"val_accuracy": teacher_val["accuracy"], "val_macro_f1": teacher_val["macro_f1"]}
+        if len(sources) == 1:
+            report["teacher"] = {"checkpoint": sources[0], **scores}
+        else:  # an ensemble: each member's own score beside the mean's
+            members = [{"checkpoint": source, "val_accuracy": classification_metrics(
+                y_val, predict_logits(member, x_val).argmax(1), LABELS)["accuracy"]}
+                for source, member in zip(sources, teacher_model.members)]
             report["teacher"] = {"run": "ensemble of " + " + ".join(Path(s).parent.name for s in sources),
-                                 "checkpoints": sources, **{k: v for k, v in report["teacher"].items() if k != "checkpoint"},
-                                 "members": [{"checkpoint": source, "val_accuracy": classification_metrics(
-                                     y_val, predict_logits(member, x_val).argmax(1), LABELS)["accuracy"]}
-                                     for source, member in zip(sources, teacher_model.members)]}
+                                 "checkpoints": sources, **scores, "members": members}
     (out / "report.json").write_text(json.dumps(report, indent=2))
     return report
