@@ -576,7 +576,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=positive(float), default=None, help="fer: peak learning rate (default 2e-3); explain: 1e-3")
     p.add_argument("--compile", action="store_true", help="fer: torch.compile the training step (faster after a warm-up)")
     p.add_argument("--init", help="fer: start from these weights (best.pt, .safetensors, or 'fer', the shipped student); a student with "
-                                   "fewer blocks per stage (--student-shape depths=...) takes each stage's first blocks")
+                                   "other depths (--student-shape depths=...) keeps each stage's first blocks and "
+                                   "starts added blocks as identities")
     p.add_argument("--sam-rho", type=non_negative(float), default=0.0,
                    help="fer: sharpness-aware minimisation with this radius (the seed paper's optimiser; try 0.05); "
                         "each step costs two passes (default 0: plain AdamW)")

@@ -5,7 +5,9 @@
 #   2. the convnet teacher(s) (ResNet-18-sized) train from scratch; with several
 #      (TEACHERS), side by side, and the students learn from their ensemble (the
 #      mean of their logits);
-#   3. students distil from the teacher, scoring every augmented view, several
+#   3. the teachers' weights are packed (before the students, so a call the
+#      timeout cuts still returns them);
+#   4. students distil from the teacher, scoring every augmented view, several
 #      recipes side by side, all from the same weights (so they can be souped
 #      with them: `edgeaffect soup`).
 # One teacher is the default, measured in session 23 on an H200: three teachers
@@ -126,24 +128,6 @@ print(f"ensemble of {len(members)}: val accuracy {val['accuracy']:.4f}, macro-F1
 np.savez_compressed(dst, **{k: (v.astype(np.float32) if v.dtype.kind == "f" else v) for k, v in arrays.items()})
 PY
 
-stamp "$(count "$recipes") student recipes, $student_minutes minutes each, distilled from ${#members[@]} teacher(s) (several: their ensemble)"
-pids=()
-while read -r name seed args; do
-    [ -z "$name" ] && continue
-    echo "$name (seed $seed): $args"
-    # shellcheck disable=SC2086  # the recipe's arguments split on spaces
-    OMP_NUM_THREADS=$(threads "$(count "$recipes")") timeout "$(limit "$student_minutes")" \
-        "$py" -m edgeaffect train fer --data "$data" --init "$init" --teacher "$ensemble" --online-teacher \
-        --device "$device" --minutes "$student_minutes" --seed "$seed" --out "$runs/fer-student-$name" $args \
-        > "$out/fer-student-$name.log" 2>&1 &
-    pids+=($!)
-done <<< "$recipes"
-for pid in "${pids[@]}"; do wait "$pid"; done
-
-stamp "students to $out/students.tar.NN"
-gather_runs fer-student "$ensemble" <<< "$recipes"
-(cd "$runs" && tar -cf - --ignore-failed-read "${names[@]}") | split -b 15M -d - "$out/students.tar."
-
 stamp "teachers, best first, as many as fit, to $out/teachers.tar.xz.NN"
 pack="$runs/teachers-pack"
 rm -rf "$pack" && mkdir -p "$pack"
@@ -170,8 +154,9 @@ for member in members:
             "best": {"epoch": state["epoch"], **{k: state["val"][k] for k in ("accuracy", "macro_f1")}}}, indent=1))
 PY
 for f in "$out"/fer-teacher-*.log; do [ -f "$f" ] && n=$(basename "$f" .log) && [ -d "$pack/$n" ] && mv "$f" "$pack/$n/train.log"; done
-used=$(du -cb "$out"/students.tar.* "$out"/teacher_logits.npz "$out"/gpu_check.tar "$log" 2>/dev/null | tail -1 | cut -f1)
-room=$(( 63 * 1024 * 1024 - used - 1024 * 1024 ))  # 64 MiB back in all, with room for this log to grow
+used=$(du -cb "$out"/teacher_logits.npz "$out"/gpu_check.tar "$log" 2>/dev/null | tail -1 | cut -f1)
+# 64 MiB back in all: room for the students (about 5 MB a recipe) and for this log to grow
+room=$(( 63 * 1024 * 1024 - used - 6 * 1024 * 1024 * $(count "$recipes") - 1024 * 1024 ))
 ranked=$("$py" -c "
 import json, sys
 from pathlib import Path
@@ -187,5 +172,23 @@ done
 echo "teachers kept: ${keep[*]:-none} (ranked by val: $ranked)"
 # one xz stream per teacher, one tar each: unpack with  cat teachers.tar.xz.* | xz -dc | tar -xif -
 [ ${#keep[@]} -gt 0 ] && cat "${keep[@]}" | split -b 15M -d - "$out/teachers.tar.xz."
+stamp "$(count "$recipes") student recipes, $student_minutes minutes each, distilled from ${#members[@]} teacher(s) (several: their ensemble)"
+pids=()
+while read -r name seed args; do
+    [ -z "$name" ] && continue
+    echo "$name (seed $seed): $args"
+    # shellcheck disable=SC2086  # the recipe's arguments split on spaces
+    OMP_NUM_THREADS=$(threads "$(count "$recipes")") timeout "$(limit "$student_minutes")" \
+        "$py" -m edgeaffect train fer --data "$data" --init "$init" --teacher "$ensemble" --online-teacher \
+        --device "$device" --minutes "$student_minutes" --seed "$seed" --out "$runs/fer-student-$name" $args \
+        > "$out/fer-student-$name.log" 2>&1 &
+    pids+=($!)
+done <<< "$recipes"
+for pid in "${pids[@]}"; do wait "$pid"; done
+
+stamp "students to $out/students.tar.NN"
+gather_runs fer-student "$ensemble" <<< "$recipes"
+(cd "$runs" && tar -cf - --ignore-failed-read "${names[@]}") | split -b 15M -d - "$out/students.tar."
+
 stamp "done"
 ls -l "$out"

@@ -259,7 +259,7 @@ def test_a_student_of_another_shape_trains_resumes_and_exports(tmp_path, rng):
     with pytest.raises(ValueError, match="give --student-shape to match"):  # --init from another shape
         train_fer(tmp_path / "data", tmp_path / "other", FerTrainConfig(epochs=1, batch_size=8), seed=1,
                   progress=False, init=tmp_path / "run" / "best.pt")
-    # a shallower student starts from a deeper one's first blocks (and only that way round)
+    # a shallower student starts from a deeper one's first blocks
     deep = train_fer(tmp_path / "data", tmp_path / "deep", FerTrainConfig(epochs=1, batch_size=8), seed=1, progress=False)
     assert list(deep["architecture"]["depths"]) == [2, 2, 2]
     shallow_config = FerTrainConfig(epochs=1, batch_size=8, lr=1e-12, student_shape="depths=1-2-1")
@@ -272,9 +272,22 @@ def test_a_student_of_another_shape_trains_resumes_and_exports(tmp_path, rng):
     assert not any(k.startswith(("stages.0.1.", "stages.2.1.")) for k in shallow_state)
     for key in ("stages.0.0.attn.qkv.weight", "stages.1.1.mlp.0.weight", "stages.2.0.attn.bias_table", "head.weight"):
         torch.testing.assert_close(shallow_state[key], deep_state[key], rtol=0, atol=1e-6)  # lr 1e-12: unchanged
-    with pytest.raises(ValueError, match="only drops blocks"):
-        train_fer(tmp_path / "data", tmp_path / "deeper", FerTrainConfig(epochs=1, batch_size=8,
-                  student_shape="depths=2-3-2"), seed=1, progress=False, init=tmp_path / "deep" / "best.pt")
+    # a deeper student keeps the start's blocks and adds blocks that begin as identities: the same function
+    from edgeaffect.fer.model import build_student
+    from edgeaffect.fer.train import initial_weights
+
+    start = {"architecture": deep["architecture"], "model": deep_state}
+    grown = build_student(student_config("depths=2-3-3").as_dict()).eval()
+    grown.load_state_dict(initial_weights(start, grown, "deep"))
+    assert grown.stages[1][2].attn.proj.weight.abs().sum() == 0 and grown.stages[2][2].mlp[2].bias.abs().sum() == 0
+    assert grown.stages[1][2].attn.qkv.weight.abs().sum() > 0  # only the residual outputs start at zero
+    x = torch.from_numpy(rng.standard_normal((5, 1, 48, 48)).astype(np.float32))
+    with torch.inference_mode():
+        np.testing.assert_allclose(grown(x).numpy(), load_checkpoint_model(tmp_path / "deep" / "best.pt")(x).numpy(),
+                                   rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="only changes depths"):
+        train_fer(tmp_path / "data", tmp_path / "wider", FerTrainConfig(epochs=1, batch_size=8,
+                  student_shape="mlp_ratio=4"), seed=1, progress=False, init=tmp_path / "deep" / "best.pt")
     # weights shipped with their architecture in the metadata (as export/build_fer.py writes them) build that shape
     weights = tmp_path / "fer.safetensors"
     safetensors.save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(weights),

@@ -279,29 +279,38 @@ def class_weights(targets: np.ndarray, power: float) -> torch.Tensor:
 
 def initial_weights(start: dict, model: torch.nn.Module, source: str | Path) -> dict:
     """The state dict to start `model` from a checkpoint `start`: its weights
-    as they are when the shapes match; for a student with fewer blocks per
-    stage and otherwise the same shape, the first blocks of each stage
-    (layer dropping, as DistilBERT initialises from its teacher's layers),
-    which the residual stream tolerates and a short distilled schedule
-    repairs. Any other difference is an error that says how to fix it."""
+    as they are when the shapes match. For a student that differs only in
+    blocks per stage, each stage keeps the start's first blocks (layer
+    dropping, as DistilBERT initialises from its teacher's layers, which the
+    residual stream tolerates and a short distilled schedule repairs) and a
+    stage with more blocks gets new blocks after them whose residual branches
+    start at zero (the attention's and the MLP's output projections), so the
+    deeper student begins as exactly the start's function (Net2Net's
+    deepening, Chen et al. 2016) and training grows the new blocks from there.
+    Any other difference is an error that says how to fix it."""
     have = json.loads(json.dumps(start["architecture"]))
     want = json.loads(json.dumps(model.cfg.as_dict()))
     if have == want:
         return start["model"]
     same_but_depth = {k: v for k, v in have.items() if k != "depths"} == {k: v for k, v in want.items() if k != "depths"}
-    if not (isinstance(model, SwinSE) and same_but_depth and len(have["depths"]) == len(want["depths"])
-            and all(w <= h for w, h in zip(want["depths"], have["depths"]))):
+    if not (isinstance(model, SwinSE) and same_but_depth and len(have["depths"]) == len(want["depths"])):
         raise ValueError(f"--init {source} holds a model of shape {start['architecture']}; this run builds "
-                         f"{model.cfg.as_dict()}: give --student-shape to match, or a shape that only drops blocks "
-                         f"(or start without --init)")
-    keep = {}
+                         f"{model.cfg.as_dict()}: give --student-shape to match, or a shape that only changes "
+                         f"depths (or start without --init)")
+    weights = {}
     for key, value in start["model"].items():
         parts = key.split(".")
         if parts[0] == "stages" and int(parts[2]) >= want["depths"][int(parts[1])]:
             continue  # a dropped block
-        keep[key] = value
+        weights[key] = value
     # a kept block's relative drop-path rate and its shift are properties of the new model, not weights
-    return keep
+    for key, value in model.state_dict().items():
+        if key in weights:
+            continue
+        parts = key.split(".")  # a new block: stages.<stage>.<block>.<layer>...
+        residual_output = parts[3:5] in (["attn", "proj"], ["mlp", "2"])
+        weights[key] = torch.zeros_like(value) if residual_output else value
+    return weights
 
 
 def train_fer(data: str | Path, out: str | Path, config: FerTrainConfig = FerTrainConfig(), seed: int = 0,
