@@ -40,7 +40,11 @@
 # Usage, from the repository root:
 #   bash export/gpu_session_fer.sh .gpu/fer.tar.xz .gpu/fer.safetensors
 # Environment: TEACHER_MINUTES (3.5), STUDENT_MINUTES (2.5), TEACHERS (lines
-# "name seed"; default one), TEACHER_SHAPE (widths=64-128-256-512,blocks=2-2-2-2),
+# "name seed"; default one), CARRIED_TEACHERS (teacher weights from an earlier
+# lease, space-separated .safetensors or .safetensors.xz in folders named after
+# their runs, e.g. .gpu/fer-teacher-r18-s151/teacher-fp16.safetensors.xz: they
+# join the ensemble; session 24 measured session 23's and 24's teachers'
+# mean at 71.3% val, each alone 69.4 and 69.9%), TEACHER_SHAPE (widths=64-128-256-512,blocks=2-2-2-2),
 # RECIPES (lines "name seed extra-arguments..."), DEVICE (cuda; cpu to try the
 # plumbing on a small archive), GPU_CHECK (1; 0 skips it), RUNS (/tmp/runs),
 # OUT (runs-gpu).
@@ -103,6 +107,15 @@ while read -r name _; do
     [ -f "$runs/fer-teacher-$name/best.pt" ] && members+=("$runs/fer-teacher-$name/best.pt")
 done <<< "$teachers"
 [ ${#members[@]} -gt 0 ] || { echo "no teacher finished an epoch"; exit 3; }
+trained=("${members[@]}")  # packed for the trip back; carried teachers are already at home
+for weights in ${CARRIED_TEACHERS:-}; do  # teachers from an earlier lease join the ensemble
+    if [[ "$weights" == *.xz ]]; then
+        unpacked="/tmp/teachers/$(basename "$(dirname "$weights")")/$(basename "${weights%.xz}")"
+        mkdir -p "$(dirname "$unpacked")" && xz -dc "$weights" > "$unpacked" || { echo "could not unpack $weights"; exit 2; }
+        weights="$unpacked"
+    fi
+    members+=("$weights")
+done
 ensemble=$(IFS=,; echo "${members[*]}")
 
 stamp "the teachers' logits (each and the ensemble) to $out/teacher_logits.npz"
@@ -133,7 +146,7 @@ PY
 stamp "teachers, best first, as many as fit, to $out/teachers.tar.xz.NN"
 pack="$runs/teachers-pack"
 rm -rf "$pack" && mkdir -p "$pack"
-"$py" - "$runs" "$pack" "${members[@]}" <<'PY'
+"$py" - "$runs" "$pack" "${trained[@]}" <<'PY'
 import json, shutil, sys
 from pathlib import Path
 import torch
