@@ -1,5 +1,16 @@
-# Sourced by the gpu_*_fer.sh scripts: the step that gathers a lent GPU's
-# training runs for the trip back.
+# Sourced by the gpu_*_fer.sh scripts: the steps they share, unpacking a
+# carried teacher and gathering a lent GPU's training runs for the trip back.
+#
+# plain_teacher WEIGHTS: prints the path of the teacher weights as a plain file;
+# an .xz one is unpacked into /tmp/teachers/RUN/, RUN being the name of its
+# folder (the teacher's run, which the students' reports then record).
+plain_teacher() {
+    local weights="$1" unpacked
+    if [[ "$weights" != *.xz ]]; then echo "$weights"; return 0; fi
+    unpacked="/tmp/teachers/$(basename "$(dirname "$weights")")/$(basename "${weights%.xz}")"
+    mkdir -p "$(dirname "$unpacked")" && xz -dc "$weights" > "$unpacked" || { echo "could not unpack $weights" >&2; return 2; }
+    echo "$unpacked"
+}
 #
 # gather_runs PREFIX TEACHER: for each recipe line ("name seed ...") on stdin,
 # the run $runs/PREFIX-name gets a report.json (rebuilt from last.pt by

@@ -109,12 +109,7 @@ done <<< "$teachers"
 [ ${#members[@]} -gt 0 ] || { echo "no teacher finished an epoch"; exit 3; }
 trained=("${members[@]}")  # packed for the trip back; carried teachers are already at home
 for weights in ${CARRIED_TEACHERS:-}; do  # teachers from an earlier lease join the ensemble
-    if [[ "$weights" == *.xz ]]; then
-        unpacked="/tmp/teachers/$(basename "$(dirname "$weights")")/$(basename "${weights%.xz}")"
-        mkdir -p "$(dirname "$unpacked")" && xz -dc "$weights" > "$unpacked" || { echo "could not unpack $weights"; exit 2; }
-        weights="$unpacked"
-    fi
-    members+=("$weights")
+    members+=("$(plain_teacher "$weights")") || exit 2
 done
 ensemble=$(IFS=,; echo "${members[*]}")
 

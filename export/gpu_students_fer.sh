@@ -59,12 +59,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader ||
 "$py" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
 xz -T0 -dc "$archive" | tar -C /tmp/fer-data -xf - || { echo "could not unpack $archive"; exit 2; }
 data=/tmp/fer-data/fer2013
-if [[ "$teacher" == *.xz ]]; then  # unpacked into a folder of the teacher's run name, which the reports record
-    unpacked="/tmp/teachers/$(basename "$(dirname "$teacher")")/$(basename "${teacher%.xz}")"
-    mkdir -p "$(dirname "$unpacked")"
-    xz -dc "$teacher" > "$unpacked" || { echo "could not unpack $teacher"; exit 2; }
-    teacher="$unpacked"
-fi
+teacher=$(plain_teacher "$teacher") || exit 2
 
 # the processes share the machine's cores: OpenMP threads beyond them spin against each other
 n_recipes=$(grep -c '[^[:space:]]' <<< "$recipes")
