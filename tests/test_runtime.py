@@ -289,6 +289,26 @@ def test_colour_crops_as_opencv_gives_them(tiny, rng):
     np.testing.assert_allclose(alpha.probabilities, expected[:1], atol=1e-6)
 
 
+
+
+def test_grey_crops_with_a_channel_axis_are_one_face(tiny, rng):
+    """(H, W, 1) and PIL's grey + alpha (H, W, 2) are one face each, the same as the (H, W) crop, never a batch
+    of H faces; a 16-bit crop is refused with a fix instead of being read as bright 8-bit pixels."""
+    from edgeaffect.runtime.preprocessing import grey_image
+
+    grey = rng.integers(0, 256, (37, 29)).astype(np.uint8)
+    params = dict(tiny.card.preprocessing.params)
+    with_alpha = np.stack([grey, np.full_like(grey, 255)], axis=-1)
+    for crop in (grey[..., None], with_alpha):
+        np.testing.assert_array_equal(grey_image(crop, **params), grey_image(grey, **params))
+    batch = np.stack([grey, grey[::-1]])[..., None]  # (N, H, W, 1)
+    np.testing.assert_array_equal(grey_image(batch, **params), grey_image(np.stack([grey, grey[::-1]]), **params))
+    with edgeaffect.load(tiny.card.name, backend="onnxruntime") as model:
+        assert model.predict(grey[..., None]).probabilities.shape == (1, 3)
+        with pytest.raises(InputError, match="16-bit"):
+            model.predict(grey.astype(np.uint16) * 257)
+        wide = model.predict(grey.astype(np.int64))  # Python-int arrays of 0-255 are fine
+        np.testing.assert_allclose(wide.probabilities, model.predict(grey).probabilities, atol=1e-6)
 def test_bad_load_arguments(tiny):
     with pytest.raises(ValueError, match="precision='int4'"):
         edgeaffect.load(tiny.card.name, precision="int4")

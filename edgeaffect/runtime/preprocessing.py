@@ -56,32 +56,43 @@ def standardize(batch, mean: float = 0.0, std: float = 1.0) -> np.ndarray:
 def grey_image(batch, size: int = 48, scale: float = 1 / 255.0, mean: float = 0.0, std: float = 1.0) -> np.ndarray:
     """Face crops to (N, 1, size, size) float32: grey, resized, (x*scale - mean) / std.
 
-    Accepts one crop, (H, W) grey or (H, W, 3|4) BGR/BGRA as cv2.imread gives it,
-    a batch, (N, H, W), (N, H, W, 3|4) or (N, 1, H, W), or a list of crops of any
-    sizes; uint8 (0-255) or float in the same 0-255 range. A 3-D array whose last
-    axis is 3 or 4 is one colour crop, never a batch of 3- or 4-pixel-wide faces.
-    Colour is converted with the ITU-R BT.601 weights (as OpenCV's BGR2GRAY);
-    crops of another size are resized with OpenCV, by area averaging when
-    shrinking and bilinear interpolation when enlarging (area 'enlarges' by
-    pixel replication).
+    Accepts one crop, (H, W) grey, (H, W, 1) grey, (H, W, 2) grey + alpha (PIL's
+    "LA") or (H, W, 3|4) BGR/BGRA as cv2.imread gives it; a batch, (N, H, W),
+    (N, H, W, 1|2|3|4) or (N, 1, H, W); or a list of crops of any sizes. Pixels
+    are uint8 (0-255), or integers or floats in the same 0-255 range (a 16-bit
+    image is an error: scale it to 8 bits first). A 3-D array whose last axis
+    is 1-4 is one crop with channels, never a batch of 1- to 4-pixel-wide
+    faces. Colour is converted with the ITU-R BT.601 weights (as OpenCV's
+    BGR2GRAY); alpha is dropped; crops of another size are resized with
+    OpenCV, by area averaging when shrinking and bilinear interpolation when
+    enlarging (area 'enlarges' by pixel replication).
 
     Example:
         >>> grey_image(np.zeros((120, 90, 3), np.uint8)).shape
+        (1, 1, 48, 48)
+        >>> grey_image(np.zeros((48, 48, 1), np.uint8)).shape   # one grey crop, not 48 of them
         (1, 1, 48, 48)
     """
     if isinstance(batch, (list, tuple)) and batch and np.ndim(batch[0]) >= 2:
         return np.concatenate([grey_image(img, size, scale, mean, std) for img in batch])
     x = _as_float_batch(batch)
-    if x.ndim == 2 or (x.ndim == 3 and x.shape[-1] in (3, 4)):
+    kind = np.asarray(batch).dtype.kind
+    if kind in "iu" and x.max() > 255:
+        raise InputError(f"integer face crops must hold 0-255 like uint8 ones; these reach {int(x.max())} "
+                         "(a 16-bit image?): scale them to 8 bits, e.g. (crop // 257).astype(np.uint8)")
+    channels = (1, 2, 3, 4)
+    if x.ndim == 2 or (x.ndim == 3 and x.shape[-1] in channels):
         x = x[None]
     if x.ndim == 4 and x.shape[-1] in (3, 4):
         x = x[..., :3] @ np.array([0.114, 0.587, 0.299], dtype=np.float32)  # BGR(A): alpha is not a grey level
+    elif x.ndim == 4 and x.shape[-1] in (1, 2):
+        x = x[..., 0]  # grey, or grey + alpha
     elif x.ndim == 4 and x.shape[1] == 1:
         x = x[:, 0]
     if x.ndim != 3:
-        raise InputError(f"batch has shape {np.shape(batch)}; expected one crop (H, W) or (H, W, 3|4), or a batch "
-                         "(N, H, W), (N, H, W, 3|4) or (N, 1, H, W)")
-    if np.asarray(batch).dtype.kind == "f" and 0 < x.max() <= 1.0:
+        raise InputError(f"batch has shape {np.shape(batch)}; expected one crop (H, W) or (H, W, 1|2|3|4), or a "
+                         "batch (N, H, W), (N, H, W, 1|2|3|4) or (N, 1, H, W)")
+    if kind == "f" and 0 < x.max() <= 1.0:
         warnings.warn("float face crops must be in 0-255 like uint8 ones; these peak at "
                       f"{float(x.max()):.3g} (scaled to 0-1?): multiply by 255", InputWarning, stacklevel=3)
     if x.shape[1:] != (size, size):
