@@ -186,12 +186,19 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         return _cmd_eval_explain(args)
     from .evaluation.run import evaluate
 
+    explainer_only = [flag for flag, value in (("--teacher", args.teacher), ("--beams", args.beams != 1),
+                                               ("--emotions-from", args.emotions_from != "auto"),
+                                               ("--evidence", args.evidence != "auto"), ("--views", args.views)) if value]
+    if explainer_only:
+        raise ValueError(f"{', '.join(explainer_only)}: options of `edgeaffect eval explain`; drop them for "
+                         f"{args.model!r}")
     result = evaluate(args.model, args.data, backend=args.backend, precision=args.precision, threads=args.threads,
-                      limit=args.limit, batch_size=args.batch_size, mirror=args.mirror)
+                      limit=args.limit, batch_size=args.batch_size, mirror=args.mirror, usage=_usage(args.usage))
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"{result['model']} on {result['data']} ({result['n']} samples): backend {result['backend']}, "
+    rows = f", FER2013 CSV rows: {result['usage']}" if "usage" in result else ""
+    print(f"{result['model']} on {result['data']} ({result['n']} samples{rows}): backend {result['backend']}, "
           f"precision {result['precision']}{', each image averaged with its mirror' if result['mirror'] else ''}")
     if "accuracy" not in result:  # binary heads (eeg): one line per head
         suffix = "_balanced_accuracy"
@@ -203,7 +210,22 @@ def _cmd_eval(args: argparse.Namespace) -> int:
           f"macro-F1 {result['macro_f1']:.4f}")
     for label, recall in result["per_class_recall"].items():
         print(f"  recall {label:>12}: {'n/a' if recall is None else f'{recall:.4f}'}")
+    _print_confusion(result["labels"], result["confusion"])
     return 0
+
+
+def _print_confusion(labels: list[str], confusion: list[list[int]]) -> None:
+    """The confusion matrix as a text table: a row per true class, a column per predicted one."""
+    width = max(5, *(len(label) for label in labels))
+    print("  confusion (rows: true class, columns: predicted)")
+    print("  " + " " * width + "".join(f" {label[:width]:>{width}}" for label in labels))
+    for label, row in zip(labels, confusion):
+        print(f"  {label:>{width}}" + "".join(f" {count:>{width}}" for count in row))
+
+
+def _usage(choice: str) -> str | None:
+    """--usage as edgeaffect.fer.data.load_fer_csv takes it (None: every row)."""
+    return None if choice == "all" else choice
 
 
 def _cmd_eval_explain(args: argparse.Namespace) -> int:
@@ -214,7 +236,8 @@ def _cmd_eval_explain(args: argparse.Namespace) -> int:
                              backend="onnxruntime" if args.backend == "auto" else args.backend,
                              precision="fp32" if args.precision == "auto" else args.precision, threads=args.threads,
                              limit=args.limit, decode=DecodeConfig(beams=args.beams), progress=not args.json,
-                             emotions_from=args.emotions_from, evidence=args.evidence, views=args.views)
+                             emotions_from=args.emotions_from, evidence=args.evidence, views=args.views,
+                             usage=_usage(args.usage))
     if args.json:
         print(json.dumps(result))
         return 0
@@ -640,11 +663,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="registered model name or artifact path; 'explain' or an explainer folder "
                                  "for the explainer's scores")
     p.add_argument("--data", required=True, help="evaluation data (see the model card's format)")
-    p.add_argument("--backend", default="auto", help="auto, onnxruntime, openvino, tensorrt, torch")
-    p.add_argument("--precision", default="auto", help="auto, fp32, fp16, int8")
-    p.add_argument("--threads", type=positive(int), default=None)
-    p.add_argument("--batch-size", type=positive(int), default=64)
+    p.add_argument("--backend", default="auto",
+                   help="auto (default: as edgeaffect.load), native, onnxruntime, openvino, tensorrt, torch")
+    p.add_argument("--precision", default="auto", help="auto (default: the backend's best), fp32, fp16, int8")
+    p.add_argument("--threads", type=positive(int), default=None, help="CPU threads (default: the backend's choice)")
+    p.add_argument("--batch-size", type=positive(int), default=64, help="samples per model call (default 64)")
     p.add_argument("--limit", type=positive(int), default=None, help="at most this many samples per class/file")
+    p.add_argument("--usage", choices=("test", "PublicTest", "PrivateTest", "Training", "all"), default="test",
+                   help="a FER2013 CSV's rows to score (its Usage column): test (default: PublicTest and "
+                        "PrivateTest, never the Training rows), one split, or all")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--mirror", action="store_true",
                    help="image models: average each image with its mirror image (test-time augmentation)")

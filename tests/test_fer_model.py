@@ -171,6 +171,10 @@ def test_fer_csv_loader_maps_codes_by_name(tmp_path):
     x, y = load_fer_csv(path, usage="PublicTest")
     assert x.shape == (2, 48, 48) and x.dtype == np.uint8 and int(x[0, 0, 0]) == 7
     assert [LABELS[i] for i in y] == ["neutral", "angry"]  # CSV code 6 is neutral, 0 angry
+    assert len(load_fer_csv(path, usage="test")[0]) == 2 and len(load_fer_csv(path)[0]) == 3
+    path.write_text(f"emotion,pixels,Usage\n3,{pixels},Training\n")
+    with pytest.raises(ValueError, match="it has 1 Training.*--usage all"):
+        load_fer_csv(path, usage="test")
     path.write_text("emotion,pixels\n9,1 2 3\n")
     with pytest.raises(ValueError, match="emotion code 9"):
         load_fer_csv(path)

@@ -94,14 +94,19 @@ def test_eval_cli_on_a_subset_of_classes_and_on_the_csv(tmp_path):
     assert report["n"] == len(keep) and report["per_class_recall"]["angry"] is None
     codes = {"angry": 0, "disgust": 1, "fear": 2, "happy": 3, "sad": 4, "surprise": 5, "neutral": 6}
     csv = tmp_path / "fer2013.csv"
-    csv.write_text("emotion,pixels,Usage\n" + "".join(
-        f"{codes[LABELS[y[i]]]},{' '.join(map(str, x[i].ravel()))},PublicTest\n" for i in keep))
+    rows = [f"{codes[LABELS[y[i]]]},{' '.join(map(str, x[i].ravel()))},PublicTest\n" for i in keep]
+    training = [f"{codes['disgust']},{' '.join(map(str, x[i].ravel()))},Training\n" for i in keep[:5]]
+    csv.write_text("emotion,pixels,Usage\n" + "".join(training + rows))  # as Kaggle's file: Training rows first
     from edgeaffect.evaluation.run import evaluate
 
     from_csv = evaluate("fer", csv, backend="onnxruntime", precision="fp32")
     with edgeaffect.load("fer", backend="onnxruntime", precision="fp32") as model:
         direct = float(np.mean(model.predict(x[keep]).top_indices() == y[keep]))
+    # the Training rows are never scored by default: they are what the model was trained on
     assert from_csv["n"] == len(keep) and from_csv["accuracy"] == pytest.approx(direct)
+    assert from_csv["usage"] == "test"
+    every_row = evaluate("fer", csv, backend="onnxruntime", precision="fp32", usage=None)
+    assert every_row["n"] == len(keep) + 5 and every_row["usage"] == "all"
 
 
 @pytest.mark.parametrize("backend", ["onnxruntime", pytest.param("openvino", marks=pytest.mark.openvino)])

@@ -80,15 +80,16 @@ def load_eeg_features_csv(path: Path, labels: tuple[str, ...], limit: Optional[i
     return (x[:limit], table.labels[:limit]) if limit else (x, table.labels)
 
 
-def load_fer2013_csv(path: Path, labels: tuple[str, ...], limit: Optional[int] = None):
-    """The FER2013 CSV, class indices mapped by name onto the model's labels."""
+def load_fer2013_csv(path: Path, labels: tuple[str, ...], limit: Optional[int] = None, usage: Optional[str] = "test"):
+    """The FER2013 CSV, class indices mapped by name onto the model's labels; `usage` as in
+    edgeaffect.fer.data.load_fer_csv (default "test": the Training rows are not scored)."""
     from ..fer.data import load_fer_csv
     from ..fer import LABELS
 
     missing = sorted(set(LABELS) - set(labels))
     if missing:
         raise ValueError(f"{path}: FER2013 classes {missing} are not labels of this model ({list(labels)})")
-    x, y = load_fer_csv(path, limit=limit)
+    x, y = load_fer_csv(path, usage=usage, limit=limit)
     return x, np.array([labels.index(LABELS[i]) for i in y])
 
 
@@ -96,8 +97,11 @@ DATA_FORMATS: dict[str, Callable] = {"image-folder": load_image_folder, "npz": l
                                      "eeg-features-csv": load_eeg_features_csv}
 
 
-def load_eval_data(fmt: str, path: str | Path, labels: tuple[str, ...], limit: Optional[int] = None):
-    """(inputs, integer targets) of evaluation data at `path` in format `fmt`."""
+def load_eval_data(fmt: str, path: str | Path, labels: tuple[str, ...], limit: Optional[int] = None,
+                   usage: Optional[str] = "test"):
+    """(inputs, integer targets) of evaluation data at `path` in format `fmt`. `usage`: the rows of a FER2013
+    CSV to score ("test", the default: every row but Training; "PublicTest", "PrivateTest", "Training";
+    None: every row)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"evaluation data {path} does not exist")
@@ -106,7 +110,7 @@ def load_eval_data(fmt: str, path: str | Path, labels: tuple[str, ...], limit: O
     if path.suffix == ".npz":
         fmt = "npz"
     elif path.suffix == ".csv" and fmt == "image-folder":
-        return load_fer2013_csv(path, labels, limit)
+        return load_fer2013_csv(path, labels, limit, usage)
     if fmt not in DATA_FORMATS:
         raise ValueError(f"data format {fmt!r} is not one of {sorted(DATA_FORMATS)}")
     wants_folder = fmt == "image-folder"

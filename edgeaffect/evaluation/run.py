@@ -14,15 +14,23 @@ from .metrics import binary_heads_metrics, classification_metrics
 
 def evaluate(model: str, data: str | Path, backend: str = "auto", precision: str = "auto",
              threads: Optional[int] = None, limit: Optional[int] = None, batch_size: int = 64,
-             mirror: bool = False) -> dict:
+             mirror: bool = False, usage: Optional[str] = "test") -> dict:
     """Metrics of `model` on `data`: model, backend, precision, mirror, n, accuracy,
-    balanced_accuracy, macro_f1, per_class_recall, confusion, labels. `mirror` as in
-    edgeaffect.load (image models: each image averaged with its mirror)."""
+    balanced_accuracy, macro_f1, per_class_recall, confusion, labels (and usage, for
+    a FER2013 CSV). `mirror` as in edgeaffect.load (image models: each image
+    averaged with its mirror); `usage`: the FER2013 CSV rows to score ("test",
+    the default: PublicTest and PrivateTest; "PublicTest", "PrivateTest",
+    "Training"; None: every row).
+
+    Example:
+        >>> evaluate("fer", "../shared/data/fer2013/val")["accuracy"]  # doctest: +SKIP
+        0.6704...
+    """
     if not Path(data).exists():
         raise FileNotFoundError(f"evaluation data {data} does not exist")
     with load(model, backend=backend, precision=precision, threads=threads, mirror=mirror) as predictor:
         fmt = predictor.info.extra.get("eval_format") or _card_format(predictor.info.model)
-        raw, targets = load_eval_data(fmt, data, predictor.labels, limit)
+        raw, targets = load_eval_data(fmt, data, predictor.labels, limit, usage)
         results = [predictor.predict(raw[start : start + batch_size]) for start in range(0, len(raw), batch_size)]
         if predictor.info.task == "binary-heads":
             probs = np.concatenate([r.probabilities for r in results])
@@ -31,7 +39,12 @@ def evaluate(model: str, data: str | Path, backend: str = "auto", precision: str
             metrics = classification_metrics(targets, np.concatenate([r.top_indices() for r in results]),
                                              predictor.labels)
         return {"model": predictor.info.model, "data": str(data), "backend": predictor.backend_name,
-                "precision": predictor.precision, "mirror": mirror, **metrics}
+                "precision": predictor.precision, "mirror": mirror, **_csv_usage(data, usage), **metrics}
+
+
+def _csv_usage(data: str | Path, usage: Optional[str]) -> dict:
+    """Which rows of a FER2013 CSV were scored, for the report ({} for other data)."""
+    return {"usage": usage or "all"} if Path(data).suffix == ".csv" else {}
 
 
 def _card_format(name: str) -> str:

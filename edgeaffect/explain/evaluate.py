@@ -65,9 +65,11 @@ def evaluate_engine(engine: ExplainerEngine, data: ExplanationSet, decode: Decod
 def evaluate_folder(data: str, model: Optional[str] = None, teacher: Optional[str] = None, backend: str = "onnxruntime",
                     precision: str = "fp32", threads: Optional[int] = None, limit: Optional[int] = None,
                     decode: DecodeConfig = GREEDY, progress: bool = True, emotions_from: str = "auto",
-                    evidence: str = "auto", views: Optional[str | Sequence[Sequence[int]]] = None) -> dict:
+                    evidence: str = "auto", views: Optional[str | Sequence[Sequence[int]]] = None,
+                    usage: Optional[str] = "test") -> dict:
     """`edgeaffect eval explain --data DIR`: faces in class folders (angry, disgust,
-    ..., as ../shared/data/fer2013/val) or a FER2013 CSV; the rationale teacher
+    ..., as ../shared/data/fer2013/val) or a FER2013 CSV (`usage`: its rows to score,
+    as edgeaffect.fer.data.load_fer_csv; default "test", every row but Training); the rationale teacher
     (the model folder's rationale-teacher.onnx, or `teacher`: a .pt/.onnx FER
     teacher) supplies the evidence that faithfulness and the text scores use.
     `emotions_from`: who names the emotion, `evidence`: measured or predicted region evidence, `views`: which
@@ -82,7 +84,10 @@ def evaluate_folder(data: str, model: Optional[str] = None, teacher: Optional[st
     path = Path(data)
     if not path.exists():
         raise FileNotFoundError(f"--data {path} does not exist")
-    images, labels = load_fer_csv(path, limit=limit) if path.suffix == ".csv" else load_fer_folder(path, limit=limit)
+    if path.suffix == ".csv":
+        images, labels = load_fer_csv(path, usage=usage, limit=limit)
+    else:
+        images, labels = load_fer_folder(path, limit=limit)
     # batches of 256 faces: the decoder's steps are big enough here for threads to pay
     engine = load_explainer(model, backend=backend, precision=precision, threads=threads, decoder_threads=threads,
                             emotions_from=emotions_from, evidence=evidence, views=views)

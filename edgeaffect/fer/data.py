@@ -38,10 +38,18 @@ def load_fer_folder(path: str | Path, size: int = 48, limit: Optional[int] = Non
     return images, targets
 
 
+TEST_USAGE = "test"  # load_fer_csv's usage for every row that is not Training (PublicTest and PrivateTest)
+
+
 def load_fer_csv(path: str | Path, usage: Optional[str] = None, limit: Optional[int] = None) -> tuple[np.ndarray, np.ndarray]:
     """The Kaggle fer2013.csv (`emotion,pixels,Usage`): (N, 48, 48) uint8 and
     class indices in LABELS order. `usage` keeps one split ("Training",
-    "PublicTest", "PrivateTest"); without a Usage column every row is kept."""
+    "PublicTest", "PrivateTest") or "test" (every row but Training); None,
+    or a CSV without a Usage column, keeps every row.
+
+    Example:
+        >>> faces, targets = load_fer_csv("fer2013.csv", usage="PrivateTest")  # doctest: +SKIP
+    """
     images, targets = [], []
     with open(path, newline="") as handle:
         reader = csv.DictReader(handle)
@@ -49,8 +57,11 @@ def load_fer_csv(path: str | Path, usage: Optional[str] = None, limit: Optional[
             got = reader.fieldnames or []
             shown = ",".join(got[:6]) + (f",... ({len(got)} columns)" if len(got) > 6 else "")
             raise ValueError(f"{path}: expected the FER2013 CSV header `emotion,pixels[,Usage]`, got `{shown}`")
+        skipped: dict[str, int] = {}
         for line, row in enumerate(reader, start=2):
-            if usage and row.get("Usage", usage) != usage:
+            split = row.get("Usage")
+            if usage and split is not None and (split == "Training" if usage == TEST_USAGE else split != usage):
+                skipped[split] = skipped.get(split, 0) + 1
                 continue
             code = int(row["emotion"])
             if not 0 <= code < len(CSV_CODES):
@@ -63,5 +74,8 @@ def load_fer_csv(path: str | Path, usage: Optional[str] = None, limit: Optional[
             if limit and len(images) >= limit:
                 break
     if not images:
-        raise ValueError(f"{path}: no rows" + (f" with Usage {usage!r}" if usage else ""))
+        wanted = "PublicTest or PrivateTest" if usage == TEST_USAGE else repr(usage)
+        found = ", ".join(f"{n} {split}" for split, n in sorted(skipped.items()))
+        raise ValueError(f"{path}: no rows" + (f" with Usage {wanted} (it has {found}); choose another usage, e.g. "
+                                               "`edgeaffect eval --usage all`" if usage and skipped else ""))
     return np.stack(images), np.asarray(targets)
