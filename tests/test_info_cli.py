@@ -77,3 +77,10 @@ def test_eval_data_of_the_wrong_kind_says_what_is_expected(tmp_path):
                                 ("eeg-features-csv", image, "not a text CSV")):
         with pytest.raises(ValueError, match=re.escape(expected)):
             load_eval_data(fmt, path, ("valence_high", "arousal_high") if fmt.startswith("eeg") else labels)
+
+
+def test_eval_refuses_the_explainers_options_for_other_models(tmp_path):
+    """--beams, --evidence and the like mean nothing to `eval fer`: an error, not a silently ignored flag."""
+    result = run_cli("eval", "fer", "--data", str(tmp_path), "--beams", "3", "--evidence", "predicted")
+    assert result.returncode == 2, result.stdout
+    assert "--beams, --evidence: options of `edgeaffect eval explain`" in result.stderr
