@@ -242,7 +242,7 @@ def _cmd_eval_explain(args: argparse.Namespace) -> int:
         print(json.dumps(result))
         return 0
     print(f"explain on {result['data']} ({result['n']} faces): backend {result['backend']}, precision "
-          f"{result['precision']}, beams {result['beams']}, emotion from {result['emotions_from']}, "
+          f"{result['precision']}, beams {result['beams']}, emotion from {result['emotion_model']}, "
           f"{result['evidence']} evidence, {result['views']} view{'s' if result['views'] > 1 else ''} per face")
     for key in ("accuracy", "faithfulness", "bleu4", "rouge_l", "cider", "exact_regions", "top_region",
                 "retrieval_recall_at_1"):

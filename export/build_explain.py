@@ -323,7 +323,7 @@ a statement of what a person feels.
 {views_step}- Selection: the epoch with the best val faithfulness on FER2013 val ({report['val_faces']:,} faces).
   The scores below are on that same val split: selection data, not held-out data.
 - Emotion: by default the shipped `fer` model names the emotion the sentence explains (`load_explainer(...,
-  emotions_from="fer")`; its best precision on the same backend), so an app that runs both sees one emotion per
+  emotions_from="fer")`, loaded as `edgeaffect.load("fer")` loads it), so an app that runs both sees one emotion per
   face and the explainer's accuracy is fer's; the evidence is then measured (or predicted) for fer's emotion, which the
   backbone did not pick on some faces. The explainer's own emotion head (`emotions_from="explainer"`,
   `--emotions-from explainer`): {emotion_note} Both are in the table below.

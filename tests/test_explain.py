@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import OUTSIDE_SOURCE, data_path
+from conftest import OUTSIDE_SOURCE, _has, data_path
 from edgeaffect.explain import metrics
 from edgeaffect.explain.decoding import DecodeConfig, beam_search
 from edgeaffect.explain.rationale import ALIGNMENT_SHIFTS, occlusion_evidence, occlude, render_rationale, shift_faces
@@ -560,11 +560,18 @@ def test_the_shipped_explainer_names_the_fer_models_emotion_by_default(rng):
 
     folder = _shipped()
     faces = rng.integers(0, 256, (6, 48, 48)).astype(np.uint8)
-    fer = edgeaffect.load("fer", backend="onnxruntime")
+    fer = edgeaffect.load("fer")  # as an app loads it: the explainer must name the same emotion
     default = load_explainer(threads=1)
     assert default.emotions_from == "fer"
+    assert default.emotion_model == f"fer ({fer.backend_name} {fer.precision})"
     got = default.explain_faces(faces, decode=DecodeConfig(max_new_tokens=4))
     assert [e.emotion for e in got] == fer.predict(faces).top_labels()
+    # the same model on the same backend: the same probabilities, not a neighbouring precision's
+    if _has("openvino"):  # whatever backend runs the explainer's own graphs
+        on_openvino = load_explainer(backend="openvino", threads=1)
+        assert on_openvino.emotion_model == default.emotion_model
+        assert [e.emotion for e in on_openvino.explain_faces(faces, decode=DecodeConfig(max_new_tokens=4))] == \
+            fer.predict(faces).top_labels()
     own = load_explainer(threads=1, emotions_from="explainer")
     logits = own.vision(((faces.astype(np.float32) / 255 - 0.5) / 0.25)[:, None])["logits"]
     assert [e.emotion for e in own.explain_faces(faces, decode=DecodeConfig(max_new_tokens=4))] == \

@@ -106,5 +106,6 @@ def evaluate_folder(data: str, model: Optional[str] = None, teacher: Optional[st
     result = evaluate_engine(engine, ExplanationSet(images, labels, LABELS, evidence=teacher_evidence), decode=decode,
                              progress=progress)
     return {"model": str(engine.folder), "data": str(path), "backend": backend, "precision": precision,
-            "beams": decode.beams, "emotions_from": engine.emotions_from, "evidence": engine.evidence_source,
+            "beams": decode.beams, "emotions_from": engine.emotions_from, "emotion_model": engine.emotion_model,
+            "evidence": engine.evidence_source,
             "views": len(engine.view_shifts), **result}

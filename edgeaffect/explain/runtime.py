@@ -96,19 +96,31 @@ EMOTION_SOURCES = ("auto", "fer", "explainer")
 EVIDENCE_CHOICES = ("auto",) + EVIDENCE_SOURCES
 
 
-def fer_emotion_classifier(emotions, backend: str, threads: Optional[int]) -> Callable[[np.ndarray], np.ndarray]:
+def fer_emotion_classifier(emotions, backend: str = "auto", threads: Optional[int] = None) -> Callable[[np.ndarray], np.ndarray]:
     """The shipped `fer` model as a function of uint8 (N, 48, 48) faces -> (N, C) probabilities in the
-    order of `emotions` (which must be fer's seven labels, in any order)."""
+    order of `emotions` (which must be fer's seven labels, in any order). backend "auto" (default) loads
+    it as `edgeaffect.load("fer")` does, so an app running both gets the same emotion from each; the
+    function's `ran` attribute says which backend and precision (e.g. "native fp32").
+
+    Example:
+        >>> classify = fer_emotion_classifier(("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"))  # doctest: +SKIP
+        >>> classify(faces).argmax(axis=1), classify.ran                                                   # doctest: +SKIP
+    """
     import edgeaffect
 
     # its ONNX Runtime threads must not spin after each call: the explainer's own graphs run right after
-    options = {"allow_spinning": False} if backend == "onnxruntime" else {}
-    predictor = edgeaffect.load("fer", backend=backend, threads=threads, **options)
+    # (other backends ignore the option)
+    predictor = edgeaffect.load("fer", backend=backend, threads=threads, allow_spinning=False)
     if sorted(emotions) != sorted(predictor.labels):
         raise ValueError(f"emotions_from='fer': this explainer names {list(emotions)}, the fer model "
                          f"{list(predictor.labels)}; use emotions_from='explainer' (its own emotion head)")
     columns = [predictor.labels.index(e) for e in emotions]
-    return lambda faces: predictor.predict(faces).probabilities[:, columns]
+
+    def classify(faces: np.ndarray) -> np.ndarray:
+        return predictor.predict(faces).probabilities[:, columns]
+
+    classify.ran = f"{predictor.backend_name} {predictor.precision}"
+    return classify
 
 
 def load_explainer(folder: Optional[str | Path] = None, backend: str = "onnxruntime", precision: str = "fp32",
@@ -126,7 +138,8 @@ def load_explainer(folder: Optional[str | Path] = None, backend: str = "onnxrunt
     (ONNX Runtime here: 0.52 ms per step on one thread, 2.1 ms on two).
     Give None (the backend's choice) or more for large batches.
     emotions_from: which classifier names the emotion that the sentence explains.
-    "fer": the shipped `fer` model (same backend, its best precision), so an
+    "fer": the shipped `fer` model, loaded as `edgeaffect.load("fer")` loads it
+    (native fp32 on x86 CPUs; `engine.emotion_model` says what ran), so an
     app that runs both sees one emotion per face, and the explainer's
     accuracy is fer's (67.0% vs 62.6% on FER2013 val; faithfulness 0.933 vs
     0.935 with measured evidence, 0.869 vs 0.867 with predicted: the evidence
@@ -205,7 +218,7 @@ def load_explainer(folder: Optional[str | Path] = None, backend: str = "onnxrunt
 
     classifier = None
     if emotions_from == "fer" or (emotions_from == "auto" and shipped and sorted(cfg.emotions) == sorted(FER_LABELS)):
-        classifier = fer_emotion_classifier(cfg.emotions, backend, threads)
+        classifier = fer_emotion_classifier(cfg.emotions, "auto", threads)
     if evidence == "auto":  # measured where the export checked that the emotion head is the teacher's classifier
         evidence = meta.get("default_evidence", "predicted")
         if evidence not in EVIDENCE_SOURCES:
@@ -217,6 +230,8 @@ def load_explainer(folder: Optional[str | Path] = None, backend: str = "onnxrunt
     engine = ExplainerEngine(cfg, tokenizer, params, vision, step, hidden, emotion_classifier=classifier,
                              view_shifts=view_shifts, evidence_source=evidence)
     engine.emotions_from = "fer" if classifier is not None else "explainer"
+    # what names the emotion, as it ran: "fer (native fp32)" or "explainer"
+    engine.emotion_model = f"fer ({classifier.ran})" if classifier is not None else "explainer"
     engine.backend, engine.precision, engine.folder = backend, precision, folder
     return engine
 
