@@ -10,6 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
+# `edgeaffect explain` reads an image with no detectable face as a face crop when its sides are in this range
+# (pixels): FER2013's crops are 48 px; below 24 px there is too little to read, above 96 px it is a scene
+CROP_SIDES = (24, 96)
+
 
 def _cmd_info(args: argparse.Namespace) -> int:
     from . import info
@@ -265,10 +269,13 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     decode = DecodeConfig(max_new_tokens=args.max_tokens, beams=args.beams)
     whole = args.crop
     faces = explain_image(frame, engine, detector=args.detector, whole_image=whole, decode=decode)
-    if not faces and min(frame.shape[:2]) <= 96:
+    if not faces and CROP_SIDES[0] <= min(frame.shape[:2]) and max(frame.shape[:2]) <= CROP_SIDES[1]:
         # a small image with no detectable face is most likely a face crop already (as FER2013's are)
         whole = True
         faces = explain_image(frame, engine, whole_image=True, decode=decode)
+        if not args.json:
+            print(f"{args.image}: no face detected; the {frame.shape[1]}x{frame.shape[0]} image is read as a face "
+                  "crop (as --crop does)", file=sys.stderr)
     rows = [f.to_dict() for f in faces]
     if args.teacher_check and faces:
         # the rationale teacher's own measurement (five classifier passes per face and alignment shift), beside

@@ -739,6 +739,27 @@ def test_explain_cli_errors(tmp_path):
     bad_evidence = subprocess.run([sys.executable, "-m", "edgeaffect", "explain", str(face), "--evidence", "guessed"],
                                   capture_output=True, text=True, cwd=OUTSIDE_SOURCE)
     assert bad_evidence.returncode == 2 and "--evidence" in bad_evidence.stderr and "measured" in bad_evidence.stderr
+    folder = subprocess.run([sys.executable, "-m", "edgeaffect", "explain", str(tmp_path)],
+                            capture_output=True, text=True, cwd=OUTSIDE_SOURCE)
+    assert folder.returncode == 2 and "is a folder" in folder.stderr
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"not a video either")
+    video = subprocess.run([sys.executable, "-m", "edgeaffect", "explain", str(clip)],
+                           capture_output=True, text=True, cwd=OUTSIDE_SOURCE)
+    assert video.returncode == 2 and "`edgeaffect run` reads videos" in video.stderr
+
+
+def test_explain_cli_does_not_read_a_speck_as_a_face(tmp_path):
+    """An image too small to hold a face is not explained as one unless --crop says so."""
+    import cv2
+
+    _shipped()
+    cv2.imwrite(str(tmp_path / "speck.png"), np.full((5, 7), 128, np.uint8))
+    out = subprocess.run([sys.executable, "-m", "edgeaffect", "explain", str(tmp_path / "speck.png"), "--json"],
+                         capture_output=True, text=True, cwd=OUTSIDE_SOURCE)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["faces"] == [] and result["whole_image_as_face"] is False
 
 
 def test_a_whole_non_square_image_is_cut_to_its_centred_square_never_stretched(rng):

@@ -38,9 +38,12 @@ def read_image(path: str | Path) -> np.ndarray:
     cv2 = _cv2()
     if not Path(path).exists():
         raise FileNotFoundError(f"image {path} does not exist")
+    if Path(path).is_dir():
+        raise ValueError(f"{path} is a folder; give one image file")
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
-        raise ValueError(f"{path} is not an image OpenCV can read")
+        hint = " (a video: `edgeaffect run` reads videos)" if Path(path).suffix.lower() in VIDEO_SUFFIXES | {".mkv"} else ""
+        raise ValueError(f"{path} is not an image OpenCV can read{hint}")
     return image
 
 
