@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+from pathlib import Path
 from types import ModuleType
 
 
@@ -22,10 +23,24 @@ def cpu_module() -> ModuleType:
     try:
         return importlib.import_module("edgeaffect._C")
     except ImportError as exc:
+        checkout = _unbuilt_source_checkout()
+        fix = (f"Python imported edgeaffect from the source checkout {checkout} (the current directory comes first "
+               "on sys.path), which holds no compiled module: run from another directory, or build it in place "
+               "with `pip install -e .`" if checkout else
+               "Reinstall from source with a C++17 compiler (`pip install .`)")
         raise NativeUnavailableError(
-            f"edgeaffect's native CPU module could not be imported ({exc}). Reinstall from source with a C++17 "
-            "compiler (`pip install .`), or pass impl='reference' to use the numpy/scipy implementation."
+            f"edgeaffect's native CPU module could not be imported ({exc}). {fix}, or pass impl='reference' to use "
+            "the numpy/scipy implementation."
         ) from exc
+
+
+def _unbuilt_source_checkout() -> Path | None:
+    """The repository folder when edgeaffect is imported from a checkout with no compiled module in it."""
+    package = Path(__file__).resolve().parent
+    root = package.parent
+    if (root / "pyproject.toml").exists() and (root / "csrc").is_dir() and not any(package.glob("_C.*")):
+        return root
+    return None
 
 
 @functools.lru_cache(maxsize=None)

@@ -67,6 +67,32 @@ def test_cuda_without_a_device_says_why():
         band_differential_entropy(GOOD, 200, impl="cuda")
 
 
+def test_a_checkout_without_its_compiled_module_is_named_as_the_cause(tmp_path, monkeypatch):
+    """Running Python in the repository folder imports the source tree, which has no _C: the error says so."""
+    import importlib.util
+    import shutil
+    import types
+
+    from edgeaffect import _native
+
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'edgeaffect'\n")
+    (tmp_path / "csrc").mkdir()
+    (tmp_path / "edgeaffect").mkdir()
+    shutil.copy(_native.__file__, tmp_path / "edgeaffect" / "_native.py")
+    spec = importlib.util.spec_from_file_location("checkout_native", tmp_path / "edgeaffect" / "_native.py")
+    checkout = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(checkout)
+    assert checkout._unbuilt_source_checkout() == tmp_path.resolve()
+    def no_module(name):
+        raise ImportError(f"No module named {name!r}")
+
+    monkeypatch.setattr(checkout, "importlib", types.SimpleNamespace(import_module=no_module))  # this copy only
+    with pytest.raises(checkout.NativeUnavailableError, match="source checkout .*run from another directory"):
+        checkout.cpu_module()
+    (tmp_path / "edgeaffect" / "_C.cpython-311-x86_64-linux-gnu.so").write_bytes(b"")  # built in place
+    assert checkout._unbuilt_source_checkout() is None
+
+
 @pytest.mark.parametrize(
     "kwargs,match",
     [
