@@ -201,6 +201,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
         return 0
+    if "warning" in result:
+        print(f"warning: {result['warning']}", file=sys.stderr)
     rows = f", FER2013 CSV rows: {result['usage']}" if "usage" in result else ""
     print(f"{result['model']} on {result['data']} ({result['n']} samples{rows}): backend {result['backend']}, "
           f"precision {result['precision']}{', each image averaged with its mirror' if result['mirror'] else ''}")

@@ -51,6 +51,7 @@ def main() -> int:
     shutil.copyfile(args.run / "final" / "student.safetensors", OUT / "eeg.safetensors")  # not its 0600 mode
 
     from edgeaffect.bench.flops import count_onnx
+    from edgeaffect.evaluation.training_data import file_sha256
     from edgeaffect.eeg.card import eeg_card
     from edgeaffect.export.pipeline import export_model
     from edgeaffect.models import register_model
@@ -71,7 +72,10 @@ def main() -> int:
                               for k, f in cv["folds"].items()}},
              "final": final, "flops_per_window": count.flops, "parameters": _parameters(OUT / "eeg.safetensors"),
              "sizes": {p.name: p.stat().st_size for p in sorted(OUT.iterdir()) if p.suffix in (".onnx", ".safetensors")},
-             "latency": _latency(), "notes": args.notes.read_text() if args.notes else ""}
+             "latency": _latency(), "notes": args.notes.read_text() if args.notes else "",
+             # `edgeaffect eval` recognises these files and says its scores on them are training-set scores
+             "training_data_sha256": [file_sha256(p) for p in [args.data, *map(Path, final.get("extra", []))]
+                                      if p.is_file()]}
     (OUT / "metrics.json").write_text(json.dumps(facts, indent=2) + "\n")
     (OUT / "MODEL_CARD.md").write_text(model_card(facts))
     print(f"wrote {OUT}")

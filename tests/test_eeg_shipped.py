@@ -65,6 +65,20 @@ def test_eval_cli_on_the_real_feature_csv():
             assert 0.0 <= metrics[f"{head}_{key}"] <= 1.0
         # trained on these subjects: above chance, yet not a memorised 100%
         assert 0.5 < metrics[f"{head}_balanced_accuracy"] < 0.99
+    # and the report says so, so nobody takes these for scores on unseen people
+    assert "was trained on: these are training-set scores" in metrics["warning"]
+
+
+@pytest.mark.data
+def test_eval_does_not_warn_about_other_data(tmp_path):
+    """The training-data warning compares file contents: a different CSV (here the first 40 rows) gets none."""
+    from edgeaffect.evaluation.training_data import training_data_note
+
+    lines = data_path(*DEAP).read_text().splitlines(keepends=True)
+    subset = tmp_path / "deap_band_features.csv"  # the same name, other bytes
+    subset.write_text("".join(lines[:41]))
+    assert training_data_note("eeg", subset) == ""
+    assert "training-set scores" in training_data_note("eeg", data_path(*DEAP))
 
 
 @pytest.mark.data

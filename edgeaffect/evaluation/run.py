@@ -10,6 +10,7 @@ import numpy as np
 from ..runtime.predictor import load
 from .datasets import load_eval_data
 from .metrics import binary_heads_metrics, classification_metrics
+from .training_data import training_data_note
 
 
 def evaluate(model: str, data: str | Path, backend: str = "auto", precision: str = "auto",
@@ -39,12 +40,19 @@ def evaluate(model: str, data: str | Path, backend: str = "auto", precision: str
             metrics = classification_metrics(targets, np.concatenate([r.top_indices() for r in results]),
                                              predictor.labels)
         return {"model": predictor.info.model, "data": str(data), "backend": predictor.backend_name,
-                "precision": predictor.precision, "mirror": mirror, **_csv_usage(data, usage), **metrics}
+                "precision": predictor.precision, "mirror": mirror, **_csv_usage(fmt, data, usage),
+                **_training_data(predictor.info.model, data), **metrics}
 
 
-def _csv_usage(data: str | Path, usage: Optional[str]) -> dict:
+def _training_data(model: str, data: str | Path) -> dict:
+    """{"warning": ...} when `data` is the model's own training file (training_data.training_data_note)."""
+    note = training_data_note(model, data)
+    return {"warning": note} if note else {}
+
+
+def _csv_usage(fmt: str, data: str | Path, usage: Optional[str]) -> dict:
     """Which rows of a FER2013 CSV were scored, for the report ({} for other data)."""
-    return {"usage": usage or "all"} if Path(data).suffix == ".csv" else {}
+    return {"usage": usage or "all"} if fmt == "image-folder" and Path(data).suffix == ".csv" else {}
 
 
 def _card_format(name: str) -> str:
