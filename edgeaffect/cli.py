@@ -535,15 +535,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="eeg",
                    help="binary-heads EEG model: registered name or artifact path (default: the shipped eeg model)")
     p.add_argument("--speed", type=non_negative(float), default=1.0, help="replay speed: 1 real time, 0 as fast as possible")
-    p.add_argument("--window", type=positive(float), default=1.0, help="window length in seconds")
-    p.add_argument("--hop", type=positive(float), default=0.5, help="hop between windows in seconds")
-    p.add_argument("--calibration", type=positive(int), default=30, help="windows that learn this user's standardisation")
+    p.add_argument("--window", type=positive(float), default=1.0, help="window length in seconds (default 1)")
+    p.add_argument("--hop", type=positive(float), default=0.5,
+                   help="seconds between window starts (default 0.5; at most --window, or samples go unread)")
+    p.add_argument("--calibration", type=positive(int), default=30,
+                   help="windows (one per --hop) that learn this user's standardisation (default 30: 15 s at the "
+                        "default hop)")
     p.add_argument("--context", type=non_negative(float), default=10.0, metavar="SECONDS",
                    help="feed the model the mean band power of the windows of the last SECONDS (default 10; the "
                         "shipped model learnt from 60 s trials; 0: each window alone, a noisy output)")
     p.add_argument("--fill", choices=["error", "mean"], default="error",
                    help="electrodes the device lacks: an error, or fed as 'no information'")
-    p.add_argument("--backend", default="auto")
+    p.add_argument("--backend", default="auto",
+                   help="auto (default: as edgeaffect.load), native, onnxruntime, openvino, tensorrt, torch")
     p.add_argument("--repair-crlf", action="store_true", help="repair an EDF file copied in text mode")
     p.set_defaults(func=_cmd_eeg)
 
@@ -553,12 +557,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="fer", help="registered model or artifact path (default fer)")
     p.add_argument("--detector", default="auto",
                    help="'auto' (BlazeFace if mediapipe is installed, else Haar), 'blazeface', 'haar', or a YuNet .onnx file")
-    p.add_argument("--backend", default="auto")
-    p.add_argument("--precision", default="auto")
-    p.add_argument("--threads", type=positive(int))
+    p.add_argument("--backend", default="auto",
+                   help="auto (default: as edgeaffect.load), native, onnxruntime, openvino, tensorrt, torch")
+    p.add_argument("--precision", default="auto", help="auto (default: the backend's best), fp32, fp16, int8")
+    p.add_argument("--threads", type=positive(int), help="CPU threads (default: the backend's choice)")
     p.add_argument("--mirror", action="store_true",
-                   help="average each face with its mirror image: 0.1 (fp32) to 0.6 (INT8) points more accurate for "
-                        "the shipped fer on FER2013 val, for two classifier calls per face (1.8x the time at batch 1)")
+                   help="average each face with its mirror image: 0.25 (fp32) to 0.7 (ONNX Runtime INT8) points more "
+                        "accurate for the shipped fer on FER2013 val, for two classifier calls per face (2.0-2.3x "
+                        "the time at batch 1)")
     p.add_argument("--max-frames", type=positive(int), help="stop after this many video frames")
     p.add_argument("--out", help="write the annotated image or video (.mp4) here")
     p.set_defaults(func=_cmd_run)

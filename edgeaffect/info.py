@@ -48,6 +48,10 @@ def collect() -> dict:
     facts["auto"] = {"int8_dot_products": hw.int8_dot, "backend_order": auto_priority(hw),
                      "cpu_precision_order": list(cpu_backend.auto_precision_order(Request("", {}, device="cpu")))}
     facts["models"] = list_models()
+    from .models.registry import ARTIFACT_DIR
+
+    # the explainer is a folder of graphs that edgeaffect.explain.load_explainer reads, not a registered model
+    facts["explainers"] = ["explain"] if (ARTIFACT_DIR / "explain" / "config.json").exists() else []
     facts["profiles"] = sorted(available_profiles())
     return facts
 
@@ -83,6 +87,9 @@ def format_text(facts: dict) -> str:
     lines.append(f"auto policy here: backends {' > '.join(auto['backend_order'])}; CPU precisions "
                  f"{' > '.join(auto['cpu_precision_order'])} (INT8 dot products: {'yes' if auto['int8_dot_products'] else 'no'})")
     lines.append(f"models: {', '.join(facts['models']) or 'none registered yet'}")
+    if facts.get("explainers"):
+        lines.append(f"explainers: {', '.join(facts['explainers'])} (edgeaffect explain IMAGE, "
+                     "edgeaffect.explain.load_explainer())")
     lines.append(f"export profiles: {', '.join(facts['profiles'])}")
     return "\n".join(lines)
 

@@ -92,7 +92,8 @@ class Backend:
             if request.precision not in self.supported_precisions and not request.allow_fallback:
                 raise PrecisionUnavailableError(
                     f"{self.name} cannot run {request.precision}; it runs {', '.join(self.supported_precisions)}. "
-                    "Pick another precision or backend, or allow_fallback=True to run fp32")
+                    "Pick another precision or backend (--precision, --backend on the command line); from Python, "
+                    "edgeaffect.load(..., allow_fallback=True) runs fp32 instead")
             order = [request.precision] + (["fp32"] if request.allow_fallback else [])
         for prec in order:
             for fmt in self.formats:
@@ -102,7 +103,8 @@ class Backend:
         raise PrecisionUnavailableError(
             f"{self.name}: model {request.model!r} has no {request.precision} artifact it can read (it has "
             f"{', '.join(have)}); export one with `edgeaffect export {request.model} --target PROFILE`"
-            + ("" if request.allow_fallback or request.precision == "auto" else ", or pass allow_fallback=True"))
+            + ("" if request.allow_fallback or request.precision == "auto"
+               else "; from Python, edgeaffect.load(..., allow_fallback=True) runs fp32 instead"))
 
     # -- lifecycle -------------------------------------------------------------
     def load(self, request: Request) -> "Backend":

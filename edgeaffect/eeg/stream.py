@@ -70,6 +70,9 @@ class FileReplaySource:
         from ..io import read_edf, read_muse_csv
 
         path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"recording {path} " + ("is a folder; give one .edf or muse-lsl .csv file"
+                                                            if path.is_dir() else "does not exist"))
         if path.suffix.lower() == ".edf":
             self.recording = read_edf(path, repair_crlf=repair_crlf)
         elif path.suffix.lower() == ".csv":

@@ -68,7 +68,7 @@ def video_frames(source: str | int, max_frames: Optional[int] = None) -> Iterato
                 break
             # cameras often report no position: their time is our clock's, from the first frame
             t = time.monotonic() - started if isinstance(source, int) else capture.get(cv2.CAP_PROP_POS_MSEC) / 1e3
-            yield frame, t, fps
+            yield frame, round(t, 6), fps  # microseconds: no 0.30000000000000004 in the JSON lines
             count += 1
     finally:
         capture.release()
