@@ -8,7 +8,10 @@ what it folds). Weights and shape come from the model's safetensors file
 (its metadata holds the SwinSEConfig), read with numpy: no torch needed.
 
 Example:
+    >>> from edgeaffect.runtime.preprocessing import grey_image
     >>> engine = NativeSwinEngine.from_safetensors("fer.safetensors")  # doctest: +SKIP
+    >>> faces = grey_image(crop, scale=1 / 255, mean=0.5, std=0.25)  # doctest: +SKIP
+    >>> # faces: (1, 1, 48, 48) float32, standardised as the card does
     >>> engine.forward(faces).shape                                   # doctest: +SKIP
     (1, 7)
 """
