@@ -718,7 +718,7 @@ def test_explain_cli_on_a_real_face(tmp_path):
     teacher = face_result["teacher"]  # the occlusion teacher's own sentence for the same emotion
     assert teacher["text"].startswith(face_result["emotion"].capitalize() + ":")
     assert sum(teacher["region_weights"].values()) == pytest.approx(1.0 if teacher["regions"] else 0.0, abs=1e-3)
-    assert cv2.imread(str(tmp_path / "overlay.png")).shape == (48, 48, 3)
+    assert cv2.imread(str(tmp_path / "overlay.png")).shape == (240, 240, 3)  # the 48 px crop, enlarged 5x
 
 
 def test_explain_cli_errors(tmp_path):
@@ -777,7 +777,10 @@ def test_a_whole_non_square_image_is_cut_to_its_centred_square_never_stretched(r
     np.testing.assert_array_equal(face.crop, expected)
     assert face.explanation.text == engine.explain_faces(expected[None], decode=DecodeConfig(max_new_tokens=4))[0].text
     drawn = draw_explanations(frame, [face])
-    assert drawn.shape == frame.shape and not np.array_equal(drawn, frame)
+    assert drawn.shape == (61 * 4, 97 * 4, 3)  # enlarged 4x (to at least MIN_DRAWN_SIDE) for legible text
+    assert np.array_equal(drawn[:4, -4:], np.broadcast_to(frame[0, -1], (4, 4, 3)))  # pixel replication, no blur
+    big = np.repeat(np.repeat(frame, 4, axis=0), 4, axis=1)
+    assert draw_explanations(big, [face]).shape == big.shape  # large frames keep their size
     with pytest.raises(ValueError, match="imread"):
         explain_image(None, engine, whole_image=True)
 

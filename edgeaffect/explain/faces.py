@@ -23,6 +23,7 @@ from .engine import Explanation, ExplainerEngine
 from .vocabulary import REGIONS
 
 MARGIN = 0.1  # the face pipeline's crop margin (edgeaffect.faces.crop)
+MIN_DRAWN_SIDE = 240  # pixels: draw_explanations enlarges smaller frames so that its text is legible
 
 
 @dataclass(frozen=True)
@@ -104,17 +105,25 @@ def _sentence_layout(text: str, x: int, below: int, side: float, width: int, hei
 def draw_explanations(frame: np.ndarray, faces: list[ExplainedFace]) -> np.ndarray:
     """A copy of the frame with each face's regions shaded by their evidence
     weight (the named ones outlined), and its emotion; the sentence is printed
-    under the face."""
+    under the face. A frame under MIN_DRAWN_SIDE pixels (a 48x48 crop) is
+    enlarged by pixel replication first, so that the text is legible.
+
+    Example:
+        >>> cv2.imwrite("overlay.png", draw_explanations(frame, explain_image(frame, engine)))  # doctest: +SKIP
+    """
     import cv2
 
     out = frame.copy() if frame.ndim == 3 else cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+    zoom = max(1, -(-MIN_DRAWN_SIDE // min(out.shape[:2])))  # ceiling division
+    if zoom > 1:
+        out = cv2.resize(out, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST)
     height, width = out.shape[:2]
     for face in faces:
         if face.box is None:
             top, left, whole = _centred_square((height, width))
             x0, y0, side = float(left), float(top), float(whole)
         else:
-            x, y, w, h = face.box
+            x, y, w, h = (zoom * v for v in face.box)
             side = (1 + MARGIN) * max(w, h)
             x0, y0 = x + w / 2 - side / 2, y + h / 2 - side / 2
         overlay = out.copy()
