@@ -34,16 +34,16 @@ def _load_recording(args: argparse.Namespace):
         data[0] += 20.0 * np.sin(2 * np.pi * 10.0 * t)
         return Recording(data, fs, [f"ch{i}" for i in range(8)], ["uV"] * 8, "synthetic")
     if args.recording is None:
-        raise SystemExit("edgeaffect bde: give a recording (.edf or muse-lsl .csv) or --synthetic")
+        raise ValueError("give a recording (.edf or muse-lsl .csv) or --synthetic")
     path = Path(args.recording)
     if not path.exists():
-        raise SystemExit(f"edgeaffect bde: {path} does not exist")
+        raise FileNotFoundError(f"{path} does not exist")
     if path.suffix.lower() == ".edf":
         rec = read_edf(path, repair_crlf=args.repair_crlf)
         return rec if args.fs is None else Recording(rec.data, args.fs, rec.channel_names, rec.units, rec.source)
     if path.suffix.lower() == ".csv":
         return read_muse_csv(path, fs=args.fs)
-    raise SystemExit(f"edgeaffect bde: {path.suffix} files are not supported; use .edf or a muse-lsl .csv")
+    raise ValueError(f"{path.suffix} files are not supported; use .edf or a muse-lsl .csv")
 
 
 def positive(kind):
@@ -78,7 +78,7 @@ def _cmd_bde(args: argparse.Namespace) -> int:
     hop = int(round(args.hop * rec.fs))
     n = 0 if rec.data.shape[1] < window else (rec.data.shape[1] - window) // hop + 1
     if n == 0:
-        raise SystemExit(f"edgeaffect bde: the recording has {rec.data.shape[1]} samples, fewer than one "
+        raise ValueError(f"the recording has {rec.data.shape[1]} samples, fewer than one "
                          f"{args.window} s window ({window} samples)")
     starts = np.arange(n) * hop
     windows = np.stack([rec.data[:, s : s + window] for s in starts]).astype(np.float32)
@@ -319,6 +319,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .faces.pipeline import draw
     from .faces.sources import check_output_path, is_image, read_image, video_frames
 
+    if args.camera is not None and args.source:
+        raise ValueError(f"give {args.source} or --camera {args.camera}, not both")
     source = args.camera if args.camera is not None else args.source
     if source is None:
         raise ValueError("give an IMAGE or VIDEO path, or --camera N")

@@ -84,3 +84,10 @@ def test_eval_refuses_the_explainers_options_for_other_models(tmp_path):
     result = run_cli("eval", "fer", "--data", str(tmp_path), "--beams", "3", "--evidence", "predicted")
     assert result.returncode == 2, result.stdout
     assert "--beams, --evidence: options of `edgeaffect eval explain`" in result.stderr
+
+
+def test_conflicting_or_missing_sources_are_errors_in_the_common_format(tmp_path):
+    both = run_cli("run", str(tmp_path / "photo.jpg"), "--camera", "0")
+    assert both.returncode == 2 and "not both" in both.stderr
+    missing = run_cli("bde", str(tmp_path / "absent.edf"))
+    assert missing.returncode == 2 and missing.stderr.startswith("edgeaffect bde: error:") and "absent.edf" in missing.stderr

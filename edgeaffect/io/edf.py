@@ -7,10 +7,12 @@ one sampling rate (a clear error says otherwise).
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 
+from ..errors import InputWarning
 from .recording import Recording
 
 _FIELDS = (  # per-signal header fields and their widths, in file order
@@ -61,6 +63,9 @@ def read_edf(path: str | Path, repair_crlf: bool = False) -> Recording:
         payload = payload.replace(b"\r\n", b"\n")
     available = len(payload) // (2 * record_len)
     if n_records < 0 or repair_crlf:  # -1: unknown, as written by an interrupted recorder
+        if repair_crlf and 0 <= available < n_records:  # documented (the docstring), but never silent
+            warnings.warn(f"{path}: after the CR repair {available} of the header's {n_records} data records are "
+                          f"complete; reading those ({available * record_seconds:g} s)", InputWarning, stacklevel=2)
         n_records = min(available, n_records) if n_records >= 0 else available
     if available < n_records:
         raise ValueError(f"{path}: header says {n_records} data records but the file holds {available}")
