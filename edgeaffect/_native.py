@@ -34,11 +34,17 @@ def cpu_module() -> ModuleType:
         ) from exc
 
 
-def _unbuilt_source_checkout() -> Path | None:
-    """The repository folder when edgeaffect is imported from a checkout with no compiled module in it."""
-    package = Path(__file__).resolve().parent
-    root = package.parent
-    if (root / "pyproject.toml").exists() and (root / "csrc").is_dir() and not any(package.glob("_C.*")):
+def _unbuilt_source_checkout(package_paths: list[str] | None = None) -> Path | None:
+    """The repository folder when edgeaffect is imported from a checkout and no folder of the package
+    (`edgeaffect.__path__`: an editable install adds the one holding the build) has the compiled module."""
+    if package_paths is None:
+        import edgeaffect
+
+        package_paths = list(edgeaffect.__path__)
+    root = Path(__file__).resolve().parent.parent
+    if any(any(Path(folder).glob("_C.*")) for folder in package_paths):
+        return None
+    if (root / "pyproject.toml").exists() and (root / "csrc").is_dir():
         return root
     return None
 

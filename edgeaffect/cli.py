@@ -247,7 +247,8 @@ def _cmd_eval_explain(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"explain on {result['data']} ({result['n']} faces): backend {result['backend']}, precision "
+    rows = f", FER2013 CSV rows: {result['usage']}" if "usage" in result else ""
+    print(f"explain on {result['data']} ({result['n']} faces{rows}): backend {result['backend']}, precision "
           f"{result['precision']}, beams {result['beams']}, emotion from {result['emotion_model']}, "
           f"{result['evidence']} evidence, {result['views']} view{'s' if result['views'] > 1 else ''} per face")
     for key in ("accuracy", "faithfulness", "bleu4", "rouge_l", "cider", "exact_regions", "top_region",

@@ -51,7 +51,7 @@ def main() -> int:
     shutil.copyfile(args.run / "final" / "student.safetensors", OUT / "eeg.safetensors")  # not its 0600 mode
 
     from edgeaffect.bench.flops import count_onnx
-    from edgeaffect.evaluation.training_data import file_sha256
+    from edgeaffect.models.registry import file_sha256
     from edgeaffect.eeg.card import eeg_card
     from edgeaffect.export.pipeline import export_model
     from edgeaffect.models import register_model

@@ -40,7 +40,7 @@ def main() -> int:
     load = load_fer_csv if args.data.suffix == ".csv" else load_fer_folder
     images, _ = load(args.data, limit=args.limit)
     teacher = load_rationale_teacher()
-    emotions = np.argmax(fer_emotion_classifier(LABELS, "onnxruntime", None)(images), axis=1)
+    emotions = np.argmax(fer_emotion_classifier(LABELS)(images), axis=1)
     views: dict[tuple[int, int], np.ndarray] = {}
 
     def view(dy: int, dx: int) -> np.ndarray:

@@ -257,7 +257,7 @@ def main() -> int:
     val["view_features"] = _cached(args.work / "features_val_views.npz", key, lambda: {"features": np.stack([
         region_features(vision, shift_faces(val["images"], dy, dx))["features"] for dy, dx in ALIGNMENT_SHIFTS])})[
         "features"]
-    fer = fer_emotion_classifier(LABELS, "onnxruntime", None)
+    fer = fer_emotion_classifier(LABELS)
     val_emotions = np.argmax(fer(val["images"]), axis=1)
     mlp = head_mlp(vision)
     best, history = train_head(mlp, sets["train"], val, val_emotions, args.epochs, args.lr, args.seed)

@@ -82,15 +82,20 @@ def test_a_checkout_without_its_compiled_module_is_named_as_the_cause(tmp_path, 
     spec = importlib.util.spec_from_file_location("checkout_native", tmp_path / "edgeaffect" / "_native.py")
     checkout = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(checkout)
-    assert checkout._unbuilt_source_checkout() == tmp_path.resolve()
+    package = [str(tmp_path / "edgeaffect")]  # edgeaffect.__path__ when Python runs in the checkout
+    assert checkout._unbuilt_source_checkout(package) == tmp_path.resolve()
+    (tmp_path / "build").mkdir()  # an editable install adds the folder holding the build to __path__
+    (tmp_path / "build" / "_C.cpython-311-x86_64-linux-gnu.so").write_bytes(b"")
+    assert checkout._unbuilt_source_checkout(package + [str(tmp_path / "build")]) is None
+
     def no_module(name):
         raise ImportError(f"No module named {name!r}")
 
     monkeypatch.setattr(checkout, "importlib", types.SimpleNamespace(import_module=no_module))  # this copy only
+    find = checkout._unbuilt_source_checkout
+    monkeypatch.setattr(checkout, "_unbuilt_source_checkout", lambda: find(package))
     with pytest.raises(checkout.NativeUnavailableError, match="source checkout .*run from another directory"):
         checkout.cpu_module()
-    (tmp_path / "edgeaffect" / "_C.cpython-311-x86_64-linux-gnu.so").write_bytes(b"")  # built in place
-    assert checkout._unbuilt_source_checkout() is None
 
 
 @pytest.mark.parametrize(

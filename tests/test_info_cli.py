@@ -91,3 +91,9 @@ def test_conflicting_or_missing_sources_are_errors_in_the_common_format(tmp_path
     assert both.returncode == 2 and "not both" in both.stderr
     missing = run_cli("bde", str(tmp_path / "absent.edf"))
     assert missing.returncode == 2 and missing.stderr.startswith("edgeaffect bde: error:") and "absent.edf" in missing.stderr
+
+
+def test_usage_is_refused_where_there_are_no_csv_rows(tmp_path):
+    (tmp_path / "happy").mkdir()
+    result = run_cli("eval", "fer", "--data", str(tmp_path), "--usage", "PrivateTest")
+    assert result.returncode == 2 and "picks rows of a FER2013 CSV" in result.stderr

@@ -294,6 +294,7 @@ def test_colour_crops_as_opencv_gives_them(tiny, rng):
 def test_grey_crops_with_a_channel_axis_are_one_face(tiny, rng):
     """(H, W, 1) and PIL's grey + alpha (H, W, 2) are one face each, the same as the (H, W) crop, never a batch
     of H faces; a 16-bit crop is refused with a fix instead of being read as bright 8-bit pixels."""
+    from edgeaffect.errors import InputWarning
     from edgeaffect.runtime.preprocessing import grey_image
 
     grey = rng.integers(0, 256, (37, 29)).astype(np.uint8)
@@ -307,6 +308,8 @@ def test_grey_crops_with_a_channel_axis_are_one_face(tiny, rng):
         assert model.predict(grey[..., None]).probabilities.shape == (1, 3)
         with pytest.raises(InputError, match="16-bit"):
             model.predict(grey.astype(np.uint16) * 257)
+        with pytest.warns(InputWarning, match="16-bit values"):
+            model.predict(grey.astype(np.float32) * 257)
         wide = model.predict(grey.astype(np.int64))  # Python-int arrays of 0-255 are fine
         np.testing.assert_allclose(wide.probabilities, model.predict(grey).probabilities, atol=1e-6)
 def test_bad_load_arguments(tiny):

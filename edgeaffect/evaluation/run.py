@@ -31,6 +31,8 @@ def evaluate(model: str, data: str | Path, backend: str = "auto", precision: str
         raise FileNotFoundError(f"evaluation data {data} does not exist")
     with load(model, backend=backend, precision=precision, threads=threads, mirror=mirror) as predictor:
         fmt = predictor.info.extra.get("eval_format") or _card_format(predictor.info.model)
+        if usage != "test" and not _csv_usage(fmt, data, usage):
+            raise ValueError(f"usage={usage or 'all'!r} picks rows of a FER2013 CSV; {data} is not one: drop --usage")
         raw, targets = load_eval_data(fmt, data, predictor.labels, limit, usage)
         results = [predictor.predict(raw[start : start + batch_size]) for start in range(0, len(raw), batch_size)]
         if predictor.info.task == "binary-heads":

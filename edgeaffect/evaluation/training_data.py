@@ -9,20 +9,10 @@ model's metrics.json may list the SHA-256 of its training files
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
-from ..models.registry import ARTIFACT_DIR
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+from ..models.registry import ARTIFACT_DIR, file_sha256
 
 
 def training_data_note(model: str, data: str | Path) -> str:

@@ -86,6 +86,8 @@ def evaluate_folder(data: str, model: Optional[str] = None, teacher: Optional[st
         raise FileNotFoundError(f"--data {path} does not exist")
     if path.suffix == ".csv":
         images, labels = load_fer_csv(path, usage=usage, limit=limit)
+    elif usage != "test":
+        raise ValueError(f"usage={usage or 'all'!r} picks rows of a FER2013 CSV; {path} is not one: drop --usage")
     else:
         images, labels = load_fer_folder(path, limit=limit)
     # batches of 256 faces: the decoder's steps are big enough here for threads to pay
@@ -108,4 +110,4 @@ def evaluate_folder(data: str, model: Optional[str] = None, teacher: Optional[st
     return {"model": str(engine.folder), "data": str(path), "backend": backend, "precision": precision,
             "beams": decode.beams, "emotions_from": engine.emotions_from, "emotion_model": engine.emotion_model,
             "evidence": engine.evidence_source,
-            "views": len(engine.view_shifts), **result}
+            "views": len(engine.view_shifts), **({"usage": usage or "all"} if path.suffix == ".csv" else {}), **result}

@@ -73,11 +73,13 @@ def _builder_arguments(card: ModelCard, architecture: Optional[dict]) -> dict:
     return {"architecture": architecture}
 
 
-def model_inputs(card: ModelCard, data_path: str | Path, limit: Optional[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Preprocessed model inputs and targets from evaluation-format data."""
+def model_inputs(card: ModelCard, data_path: str | Path, limit: Optional[int],
+                 usage: Optional[str] = "test") -> tuple[np.ndarray, np.ndarray]:
+    """Preprocessed model inputs and targets from evaluation-format data (`usage`: a FER2013 CSV's rows,
+    as edgeaffect.evaluation.load_eval_data: "Training" for calibration, "test" for validation)."""
     from ..evaluation import load_eval_data
 
-    raw, targets = load_eval_data(card.eval_format, data_path, tuple(card.labels), limit)
+    raw, targets = load_eval_data(card.eval_format, data_path, tuple(card.labels), limit, usage)
     x = run_preprocessing(card.preprocessing.name, raw, card.preprocessing.kwargs())
     return x, targets
 
@@ -158,7 +160,7 @@ def export_model(model: str, target: str, calib: Optional[str | Path] = None, va
         if calib is None:
             raise ValueError(f"profile {profile.name} quantises to INT8: pass --calib DATA ({card.eval_format} format)")
         limit = calib_samples or int(profile.quantization.get("calibration_samples", 512))
-        calib_x, _ = model_inputs(card, calib, None)
+        calib_x, _ = model_inputs(card, calib, None, usage="Training")  # a FER2013 CSV: never its test rows
         rng = np.random.default_rng(0)
         calib_x = calib_x[rng.permutation(len(calib_x))[:limit]]
         data = CalibrationData(card.inputs[0].name, calib_x, progress=progress)

@@ -59,8 +59,9 @@ def grey_image(batch, size: int = 48, scale: float = 1 / 255.0, mean: float = 0.
     Accepts one crop, (H, W) grey, (H, W, 1) grey, (H, W, 2) grey + alpha (PIL's
     "LA") or (H, W, 3|4) BGR/BGRA as cv2.imread gives it; a batch, (N, H, W),
     (N, H, W, 1|2|3|4) or (N, 1, H, W); or a list of crops of any sizes. Pixels
-    are uint8 (0-255), or integers or floats in the same 0-255 range (a 16-bit
-    image is an error: scale it to 8 bits first). A 3-D array whose last axis
+    are uint8 (0-255), or integers or floats in the same 0-255 range (integers
+    above 255, a 16-bit image, are an error; floats that peak at 1 or above
+    255 a warning: scale them to 0-255 first). A 3-D array whose last axis
     is 1-4 is one crop with channels, never a batch of 1- to 4-pixel-wide
     faces. Colour is converted with the ITU-R BT.601 weights (as OpenCV's
     BGR2GRAY); alpha is dropped; crops of another size are resized with
@@ -95,6 +96,9 @@ def grey_image(batch, size: int = 48, scale: float = 1 / 255.0, mean: float = 0.
     if kind == "f" and 0 < x.max() <= 1.0:
         warnings.warn("float face crops must be in 0-255 like uint8 ones; these peak at "
                       f"{float(x.max()):.3g} (scaled to 0-1?): multiply by 255", InputWarning, stacklevel=3)
+    elif kind == "f" and x.max() > 255:
+        warnings.warn(f"float face crops must be in 0-255 like uint8 ones; these reach {float(x.max()):.4g} "
+                      "(16-bit values?): scale them to 0-255", InputWarning, stacklevel=3)
     if x.shape[1:] != (size, size):
         try:
             import cv2
