@@ -96,11 +96,15 @@ EMOTION_SOURCES = ("auto", "fer", "explainer")
 EVIDENCE_CHOICES = ("auto",) + EVIDENCE_SOURCES
 
 
-def fer_emotion_classifier(emotions, backend: str = "auto", threads: Optional[int] = None) -> Callable[[np.ndarray], np.ndarray]:
+def fer_emotion_classifier(emotions, backend: str = "auto", threads: Optional[int] = 1) -> Callable[[np.ndarray], np.ndarray]:
     """The shipped `fer` model as a function of uint8 (N, 48, 48) faces -> (N, C) probabilities in the
     order of `emotions` (which must be fer's seven labels, in any order). backend "auto" (default) loads
     it as `edgeaffect.load("fer")` does, so an app running both gets the same emotion from each; the
     function's `ran` attribute says which backend and precision (e.g. "native fp32").
+
+    One thread by default: a face costs about 0.5 ms, and the native engine's OpenMP threads beside the
+    explainer's ONNX Runtime threads turned a 13 ms explanation into 186 ms when two other processes kept
+    both cores busy (2-core EPYC; 13.6 ms with one thread).
 
     Example:
         >>> classify = fer_emotion_classifier(("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"))  # doctest: +SKIP
@@ -132,7 +136,8 @@ def load_explainer(folder: Optional[str | Path] = None, backend: str = "onnxrunt
     backend: onnxruntime or openvino; precision: fp32, or int8 (the decoder's
     MatMul weights in INT8, where the build kept them: explain-decoder-int8.onnx
     for ONNX Runtime, openvino-int8/explain-decoder.xml for OpenVINO).
-    threads: the vision graph's threads (default: the backend's choice).
+    threads: the vision graph's threads (default: the backend's choice); the `fer`
+    model that names the emotion runs on one thread (fer_emotion_classifier says why).
     decoder_threads: 1 by default: a token step is ~190 tiny operators, and
     at batch 1 a second thread costs more in synchronisation than it saves
     (ONNX Runtime here: 0.52 ms per step on one thread, 2.1 ms on two).
@@ -218,7 +223,7 @@ def load_explainer(folder: Optional[str | Path] = None, backend: str = "onnxrunt
 
     classifier = None
     if emotions_from == "fer" or (emotions_from == "auto" and shipped and sorted(cfg.emotions) == sorted(FER_LABELS)):
-        classifier = fer_emotion_classifier(cfg.emotions, "auto", threads)
+        classifier = fer_emotion_classifier(cfg.emotions)
     if evidence == "auto":  # measured where the export checked that the emotion head is the teacher's classifier
         evidence = meta.get("default_evidence", "predicted")
         if evidence not in EVIDENCE_SOURCES:
