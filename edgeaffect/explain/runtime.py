@@ -146,8 +146,8 @@ def load_explainer(folder: Optional[str | Path] = None, backend: str = "onnxrunt
     "fer": the shipped `fer` model, loaded as `edgeaffect.load("fer")` loads it
     (native fp32 on x86 CPUs; `engine.emotion_model` says what ran), so an
     app that runs both sees one emotion per face, and the explainer's
-    accuracy is fer's (67.0% vs 62.6% on FER2013 val; faithfulness 0.933 vs
-    0.935 with measured evidence, 0.869 vs 0.867 with predicted: the evidence
+    accuracy is fer's (67.0% vs 62.6% on FER2013 val; faithfulness 0.934 vs
+    0.935 with measured evidence, 0.866 vs 0.867 with predicted: the evidence
     is then for an emotion its own backbone did not pick on about a quarter
     of the faces; the card has the numbers).
     "explainer": its own emotion head (the rationale teacher's classifier).
@@ -165,9 +165,9 @@ def load_explainer(folder: Optional[str | Path] = None, backend: str = "onnxrunt
     export found the vision graph's emotion head to be the rationale
     teacher's classifier (the shipped explainer: a frozen teacher backbone),
     else "predicted" (measuring another classifier is not the teacher).
-    On FER2013 val (the card): faithfulness 0.933 measured vs 0.869
-    predicted (9 views) and 0.857 predicted from the face alone; 10.1, 12.9
-    and 7.1 ms per face for a 20-token sentence (ONNX Runtime fp32, 2 EPYC
+    On FER2013 val (the card): faithfulness 0.934 measured vs 0.866
+    predicted (9 views) and 0.854 predicted from the face alone; 9.2, 11.8
+    and 6.0 ms per face for a 20-token sentence (ONNX Runtime fp32, 2 EPYC
     cores, benchmarks/bench_explain.py).
     views: which copies of each face the evidence is read from, averaged.
     "single": the face alone; "aligned": the face and the shifted copies its
@@ -176,7 +176,7 @@ def load_explainer(folder: Optional[str | Path] = None, backend: str = "onnxrunt
     each axis, 9 views in one batched vision call); or explicit (dy, dx)
     shifts, (0, 0) among them. None (default): "single" for measured
     evidence (aligned would be the teacher itself, 45 passes), "aligned"
-    for predicted (0.869 vs 0.857 for the face alone, about twice the time).
+    for predicted (0.866 vs 0.854 for the face alone, about twice the time).
     """
     if isinstance(views, str) and views not in VIEWS:
         raise ValueError(f"views={views!r} must be one of {VIEWS} or a sequence of (dy, dx) shifts")
