@@ -13,6 +13,9 @@ import numpy as np
 # `edgeaffect explain` reads an image with no detectable face as a face crop when its sides are in this range
 # (pixels): FER2013's crops are 48 px; below 24 px there is too little to read, above 96 px it is a scene
 CROP_SIDES = (24, 96)
+BACKEND_HELP = "auto (default: as edgeaffect.load), native, onnxruntime, openvino, tensorrt, torch"
+PRECISION_HELP = "auto (default: the backend's best), fp32, fp16, int8"
+THREADS_HELP = "CPU threads (default: the backend's choice)"
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -549,8 +552,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "shipped model learnt from 60 s trials; 0: each window alone, a noisy output)")
     p.add_argument("--fill", choices=["error", "mean"], default="error",
                    help="electrodes the device lacks: an error, or fed as 'no information'")
-    p.add_argument("--backend", default="auto",
-                   help="auto (default: as edgeaffect.load), native, onnxruntime, openvino, tensorrt, torch")
+    p.add_argument("--backend", default="auto", help=BACKEND_HELP)
     p.add_argument("--repair-crlf", action="store_true", help="repair an EDF file copied in text mode")
     p.set_defaults(func=_cmd_eeg)
 
@@ -560,10 +562,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="fer", help="registered model or artifact path (default fer)")
     p.add_argument("--detector", default="auto",
                    help="'auto' (BlazeFace if mediapipe is installed, else Haar), 'blazeface', 'haar', or a YuNet .onnx file")
-    p.add_argument("--backend", default="auto",
-                   help="auto (default: as edgeaffect.load), native, onnxruntime, openvino, tensorrt, torch")
-    p.add_argument("--precision", default="auto", help="auto (default: the backend's best), fp32, fp16, int8")
-    p.add_argument("--threads", type=positive(int), help="CPU threads (default: the backend's choice)")
+    p.add_argument("--backend", default="auto", help=BACKEND_HELP)
+    p.add_argument("--precision", default="auto", help=PRECISION_HELP)
+    p.add_argument("--threads", type=positive(int), help=THREADS_HELP)
     p.add_argument("--mirror", action="store_true",
                    help="average each face with its mirror image: 0.25 (fp32) to 0.7 (ONNX Runtime INT8) points more "
                         "accurate for the shipped fer on FER2013 val, for two classifier calls per face (2.0-2.3x "
@@ -681,10 +682,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="registered model name or artifact path; 'explain' or an explainer folder "
                                  "for the explainer's scores")
     p.add_argument("--data", required=True, help="evaluation data (see the model card's format)")
-    p.add_argument("--backend", default="auto",
-                   help="auto (default: as edgeaffect.load), native, onnxruntime, openvino, tensorrt, torch")
-    p.add_argument("--precision", default="auto", help="auto (default: the backend's best), fp32, fp16, int8")
-    p.add_argument("--threads", type=positive(int), default=None, help="CPU threads (default: the backend's choice)")
+    p.add_argument("--backend", default="auto", help=BACKEND_HELP)
+    p.add_argument("--precision", default="auto", help=PRECISION_HELP)
+    p.add_argument("--threads", type=positive(int), default=None, help=THREADS_HELP)
     p.add_argument("--batch-size", type=positive(int), default=64, help="samples per model call (default 64)")
     p.add_argument("--limit", type=positive(int), default=None, help="at most this many samples per class/file")
     p.add_argument("--usage", choices=("test", "PublicTest", "PrivateTest", "Training", "all"), default="test",
