@@ -7,6 +7,7 @@ from typing import Optional
 
 import numpy as np
 
+from ..fer.data import check_usage_applies
 from ..runtime.predictor import load
 from .datasets import load_eval_data
 from .metrics import binary_heads_metrics, classification_metrics
@@ -31,8 +32,7 @@ def evaluate(model: str, data: str | Path, backend: str = "auto", precision: str
         raise FileNotFoundError(f"evaluation data {data} does not exist")
     with load(model, backend=backend, precision=precision, threads=threads, mirror=mirror) as predictor:
         fmt = predictor.info.extra.get("eval_format") or _card_format(predictor.info.model)
-        if usage != "test" and not _csv_usage(fmt, data, usage):
-            raise ValueError(f"usage={usage or 'all'!r} picks rows of a FER2013 CSV; {data} is not one: drop --usage")
+        check_usage_applies(data, bool(_csv_usage(fmt, data, usage)), usage)
         raw, targets = load_eval_data(fmt, data, predictor.labels, limit, usage)
         results = [predictor.predict(raw[start : start + batch_size]) for start in range(0, len(raw), batch_size)]
         if predictor.info.task == "binary-heads":

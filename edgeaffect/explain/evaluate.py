@@ -77,17 +77,16 @@ def evaluate_folder(data: str, model: Optional[str] = None, teacher: Optional[st
     from pathlib import Path
 
     from ..fer import LABELS
-    from ..fer.data import load_fer_csv, load_fer_folder
+    from ..fer.data import check_usage_applies, load_fer_csv, load_fer_folder
     from .rationale import occlusion_evidence
     from .runtime import load_explainer, load_rationale_teacher
 
     path = Path(data)
     if not path.exists():
         raise FileNotFoundError(f"--data {path} does not exist")
+    check_usage_applies(path, path.suffix == ".csv", usage)
     if path.suffix == ".csv":
         images, labels = load_fer_csv(path, usage=usage, limit=limit)
-    elif usage != "test":
-        raise ValueError(f"usage={usage or 'all'!r} picks rows of a FER2013 CSV; {path} is not one: drop --usage")
     else:
         images, labels = load_fer_folder(path, limit=limit)
     # batches of 256 faces: the decoder's steps are big enough here for threads to pay

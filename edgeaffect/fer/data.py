@@ -41,6 +41,12 @@ def load_fer_folder(path: str | Path, size: int = 48, limit: Optional[int] = Non
 TEST_USAGE = "test"  # load_fer_csv's usage for every row that is not Training (PublicTest and PrivateTest)
 
 
+def check_usage_applies(path: str | Path, is_fer_csv: bool, usage: Optional[str]) -> None:
+    """A usage other than the default "test" picks rows of a FER2013 CSV: an error for any other data."""
+    if usage != TEST_USAGE and not is_fer_csv:
+        raise ValueError(f"usage={usage or 'all'!r} picks rows of a FER2013 CSV; {path} is not one: drop --usage")
+
+
 def load_fer_csv(path: str | Path, usage: Optional[str] = None, limit: Optional[int] = None) -> tuple[np.ndarray, np.ndarray]:
     """The Kaggle fer2013.csv (`emotion,pixels,Usage`): (N, 48, 48) uint8 and
     class indices in LABELS order. `usage` keeps one split ("Training",
